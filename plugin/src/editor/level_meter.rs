@@ -1,0 +1,112 @@
+//! Level bars: per-channel sample peak with PPM fall-back and the held maximum, on a dBFS scale.
+
+use egui::{Align2, Color32, FontId, Rect, Sense, Stroke, Vec2};
+
+use crate::peak_meter::{PeakMeterView, SILENCE_DBFS};
+
+/// Bottom of the bar scale in dBFS.
+const SCALE_MIN_DBFS: f32 = -60.0;
+
+/// Top of the bar scale in dBFS.
+const SCALE_MAX_DBFS: f32 = 6.0;
+
+/// Scale ticks in dBFS.
+const TICKS_DBFS: [f32; 8] = [6.0, 0.0, -6.0, -12.0, -18.0, -24.0, -36.0, -48.0];
+
+/// Formats a level in dBFS with one decimal, "−∞" for silence.
+pub fn format_dbfs(level_dbfs: f32) -> String {
+    if !level_dbfs.is_finite() || level_dbfs <= SILENCE_DBFS + 1.0 {
+        "−∞".to_owned()
+    } else {
+        format!("{level_dbfs:+.1}").replace('-', "−")
+    }
+}
+
+/// A titled meter section: two bars (L, R) with a scale, and the held maxima as numbers.
+pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView) {
+    ui.vertical(|ui| {
+        ui.label(egui::RichText::new(title).size(15.0).strong());
+        let height = (ui.available_height() - 110.0).clamp(120.0, 600.0);
+        let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width().min(320.0), height), Sense::hover());
+        draw_bars(ui, rect, view);
+        ui.horizontal(|ui| {
+            for (channel, name) in ["L", "R"].iter().enumerate() {
+                let max = view.max_dbfs(channel);
+                let color = if max > 0.0 { Color32::from_rgb(255, 80, 80) } else { ui.visuals().text_color() };
+                ui.label(egui::RichText::new(format!("{name} max {} dBFS", format_dbfs(max))).monospace().color(color));
+            }
+        });
+    });
+}
+
+/// Vertical position of `level_dbfs` inside `rect`.
+fn level_y(rect: Rect, level_dbfs: f32) -> f32 {
+    let t = ((level_dbfs - SCALE_MIN_DBFS) / (SCALE_MAX_DBFS - SCALE_MIN_DBFS)).clamp(0.0, 1.0);
+    rect.bottom() - t * rect.height()
+}
+
+fn draw_bars(ui: &egui::Ui, rect: Rect, view: &PeakMeterView) {
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, Color32::from_gray(22));
+    let scale_width = 44.0;
+    let bar_width = ((rect.width() - scale_width) / 2.0 - 10.0).max(8.0);
+    let font = FontId::monospace(11.0);
+    for tick in TICKS_DBFS {
+        let y = level_y(rect, tick);
+        painter.line_segment(
+            [egui::pos2(rect.left() + scale_width - 6.0, y), egui::pos2(rect.right() - 4.0, y)],
+            Stroke::new(1.0, Color32::from_gray(48)),
+        );
+        painter.text(egui::pos2(rect.left() + scale_width - 10.0, y), Align2::RIGHT_CENTER, format!("{tick:+.0}"), font.clone(), Color32::from_gray(150));
+    }
+    for channel in 0..2 {
+        let left = rect.left() + scale_width + channel as f32 * (bar_width + 10.0);
+        let column = Rect::from_min_max(egui::pos2(left, rect.top() + 4.0), egui::pos2(left + bar_width, rect.bottom() - 4.0));
+        painter.rect_filled(column, 2.0, Color32::from_gray(34));
+        let peak = view.peak_dbfs(channel);
+        if peak > SCALE_MIN_DBFS {
+            let top = level_y(column, peak);
+            // Green up to −18 dBFS, amber to −6, red above.
+            for (from, to, color) in [
+                (SCALE_MIN_DBFS, -18.0, Color32::from_rgb(60, 200, 110)),
+                (-18.0, -6.0, Color32::from_rgb(230, 190, 60)),
+                (-6.0, SCALE_MAX_DBFS, Color32::from_rgb(235, 70, 60)),
+            ] {
+                let segment_top = level_y(column, to).max(top);
+                let segment_bottom = level_y(column, from);
+                if segment_top < segment_bottom {
+                    painter.rect_filled(
+                        Rect::from_min_max(egui::pos2(column.left(), segment_top), egui::pos2(column.right(), segment_bottom)),
+                        0.0,
+                        color,
+                    );
+                }
+            }
+        }
+        let max = view.max_dbfs(channel);
+        if max > SCALE_MIN_DBFS {
+            let y = level_y(column, max);
+            painter.line_segment([egui::pos2(column.left(), y), egui::pos2(column.right(), y)], Stroke::new(2.0, Color32::WHITE));
+        }
+        painter.text(
+            egui::pos2(column.center().x, column.top() + 10.0),
+            Align2::CENTER_CENTER,
+            format_dbfs(peak),
+            font.clone(),
+            Color32::WHITE,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_silence_as_minus_infinity_and_uses_a_real_minus_sign() {
+        assert_eq!(format_dbfs(SILENCE_DBFS), "−∞");
+        assert_eq!(format_dbfs(f32::NAN), "−∞");
+        assert_eq!(format_dbfs(-6.02), "−6.0");
+        assert_eq!(format_dbfs(0.04), "+0.0");
+    }
+}

@@ -1,0 +1,145 @@
+//! The editor (egui). It reads the engine only through [`EngineView`]'s atomics and changes the
+//! audio only through the host's parameter API (begin/set/end gestures, so hosts record
+//! automation). The full mastering console grows here panel by panel, one module each.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::prelude::*;
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
+};
+
+use crate::engine::EngineView;
+use crate::params::ParityParams;
+
+mod level_meter;
+
+/// Default editor size in logical pixels.
+pub const DEFAULT_SIZE: (f32, f32) = (760.0, 460.0);
+
+/// Smallest editor size in logical pixels.
+pub const MIN_SIZE: (f32, f32) = (520.0, 340.0);
+
+/// How long the "bad input" warning stays lit after the last bad sample.
+const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
+
+/// Redraw interval while open (meters animate at about 60 fps).
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+/// Creates the editor for the plugin glue.
+pub fn create(params: Arc<ParityParams>, view: Arc<EngineView>) -> Option<EguiEditor<ParityEditor>> {
+    let state = EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0);
+    let settings = EguiNiceSettings::new().with_tile("Parity").with_resize_hint(
+        ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
+    );
+    let app = ParityEditor { params, view, gui_context: None, bad_input: BadInputLamp::default() };
+    create_egui_editor(state, RepaintNotifier::new(), settings, app)
+}
+
+/// The editor's state (lives as long as the plugin; the window may open and close many times).
+pub struct ParityEditor {
+    /// Parameters, written only through `ParamSetter` gestures.
+    params: Arc<ParityParams>,
+    /// Engine readings.
+    view: Arc<EngineView>,
+    /// The host connection, present while a window is open.
+    gui_context: Option<GuiContext>,
+    /// Remembers when bad input was last seen.
+    bad_input: BadInputLamp,
+}
+
+/// Tracks the engine's bad-sample counter to light a warning for a while after it moves.
+#[derive(Default)]
+struct BadInputLamp {
+    /// Counter value at the last frame.
+    last_count: u64,
+    /// When the counter last moved.
+    last_seen: Option<Instant>,
+}
+
+impl BadInputLamp {
+    /// Updates from the counter; true while the lamp is lit.
+    fn update(&mut self, count: u64) -> bool {
+        if count != self.last_count {
+            self.last_count = count;
+            self.last_seen = Some(Instant::now());
+        }
+        self.last_seen.is_some_and(|seen| seen.elapsed() < BAD_INPUT_HOLD)
+    }
+}
+
+impl NiceEguiApp for ParityEditor {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        egui_ctx.set_visuals(egui::Visuals::dark());
+        self.gui_context = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let Some(gui_context) = self.gui_context.clone() else {
+            return;
+        };
+        let setter = gui_context.param_setter();
+        let view = &self.view;
+        let bad_input = self.bad_input.update(view.bad_input_samples.load(std::sync::atomic::Ordering::Relaxed));
+
+        egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
+            header(ui, &self.params, &setter, bad_input, view);
+            ui.separator();
+            ui.columns(2, |columns| {
+                level_meter::section(&mut columns[0], "INPUT", &view.input_peak);
+                level_meter::section(&mut columns[1], "OUTPUT", &view.output_peak);
+            });
+            ui.separator();
+            egui::Grid::new("gain-controls").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
+                ui.label("Input Trim");
+                ui.add(ParamSlider::for_param(&self.params.input.trim_db, &setter).with_width(260.0));
+                ui.end_row();
+                ui.label("Output Gain");
+                ui.add(ParamSlider::for_param(&self.params.output.gain_db, &setter).with_width(260.0));
+                ui.end_row();
+            });
+        });
+        ui.ctx().request_repaint_after(FRAME_INTERVAL);
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui_context = None;
+    }
+}
+
+/// Title, global bypass and the status lamps.
+fn header(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, bad_input: bool, view: &EngineView) {
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("PARITY").size(22.0).strong().color(egui::Color32::from_rgb(120, 200, 255)));
+        ui.label(egui::RichText::new("mastering · metering").size(13.0).weak());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let mut bypassed = params.bypass.value();
+            let label = egui::RichText::new(if bypassed { "BYPASSED" } else { "Bypass" }).size(14.0);
+            if ui.toggle_value(&mut bypassed, label).clicked() {
+                setter.begin_set_parameter(&params.bypass);
+                setter.set_parameter(&params.bypass, bypassed);
+                setter.end_set_parameter(&params.bypass);
+            }
+            if bad_input {
+                ui.label(
+                    egui::RichText::new("BAD INPUT (NaN/∞) REPLACED")
+                        .strong()
+                        .color(egui::Color32::WHITE)
+                        .background_color(egui::Color32::from_rgb(190, 30, 30)),
+                );
+            }
+            let rate = view.sample_rate_hz.load(std::sync::atomic::Ordering::Relaxed);
+            ui.label(egui::RichText::new(format!("{:.1} kHz", rate / 1000.0)).weak());
+        });
+    });
+}

@@ -1,0 +1,482 @@
+//! The engine: everything Parity does to and measures about the audio, with no plugin-framework
+//! types. The plugin glue, the standalone and (later) the offline CLI drive the same `Engine`, so
+//! their numbers and their output are the same.
+//!
+//! Lifecycle (the JUCE/fundsp contract): [`Engine::prepare`] may allocate and is called off the
+//! audio thread (plugin `activate`); [`Engine::reset`] clears state without allocating;
+//! [`Engine::process`] never allocates, locks, logs or panics, for any block length.
+//!
+//! Per block: sanitize → input meters → chain → bypass crossfade against the dry path (delayed by
+//! the chain latency) → output meters. Work is done in fixed sub-blocks of at most
+//! [`SUB_BLOCK_FRAMES`] frames, so host block sizes from 1 to 16384 behave identically.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use atomic_float::AtomicF32;
+
+use crate::dsp::bypass::BypassCrossfade;
+use crate::dsp::delay_line::DelayLine;
+use crate::dsp::denormals::DenormalGuard;
+use crate::dsp::gain::SmoothedGain;
+use crate::dsp::sanitizer::Sanitizer;
+use crate::peak_meter::{PeakMeter, PeakMeterView};
+
+/// Frames processed per internal sub-block.
+pub const SUB_BLOCK_FRAMES: usize = 64;
+
+/// Channels the engine processes (mono or stereo). Extra host channels pass through untouched.
+pub const MAX_CHANNELS: usize = 2;
+
+/// Lowest sample rate the engine accepts.
+pub const MIN_SAMPLE_RATE_HZ: f64 = 1_000.0;
+
+/// Highest sample rate the engine accepts.
+pub const MAX_SAMPLE_RATE_HZ: f64 = 1_536_000.0;
+
+/// What the engine is prepared for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessSpec {
+    /// Sample rate in Hz.
+    pub sample_rate_hz: f64,
+    /// Largest block the host will pass to one `process` call, in frames (the engine works in
+    /// sub-blocks, so this only sizes optional scratch space).
+    pub max_block_frames: usize,
+    /// Number of channels, 1 (mono) or 2 (stereo).
+    pub channels: usize,
+}
+
+impl Default for ProcessSpec {
+    fn default() -> Self {
+        Self { sample_rate_hz: 48_000.0, max_block_frames: 1024, channels: 2 }
+    }
+}
+
+/// Why a [`ProcessSpec`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SpecError {
+    /// The sample rate is not finite or outside
+    /// [`MIN_SAMPLE_RATE_HZ`]..=[`MAX_SAMPLE_RATE_HZ`].
+    SampleRate(f64),
+    /// The channel count is not 1 or 2.
+    Channels(usize),
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SampleRate(rate) => write!(
+                f,
+                "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE_HZ}..={MAX_SAMPLE_RATE_HZ} Hz"
+            ),
+            Self::Channels(channels) => write!(f, "{channels} channels (Parity runs mono or stereo)"),
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Plain settings of the chain, rendered from the parameters by the glue once per block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainSettings {
+    /// Gain at the start of the chain (after the input meters), in dB.
+    pub input_trim_db: f32,
+    /// Gain at the end of the chain, in dB.
+    pub output_gain_db: f32,
+    /// Global bypass: the output is the input delayed by the (unchanged) latency.
+    pub bypass: bool,
+}
+
+impl Default for ChainSettings {
+    fn default() -> Self {
+        Self { input_trim_db: 0.0, output_gain_db: 0.0, bypass: false }
+    }
+}
+
+/// What the engine publishes for the editor and the host glue: one writer (the audio thread),
+/// read anywhere through atomics.
+#[derive(Debug, Default)]
+pub struct EngineView {
+    /// Sample peaks at the chain input (after sanitizing, before the trim).
+    pub input_peak: PeakMeterView,
+    /// Sample peaks at the plugin output.
+    pub output_peak: PeakMeterView,
+    /// Samples of the input replaced because they were NaN, ±∞ or absurdly large, since the
+    /// engine was created (never reset, so the editor can tell a new burst from an old one).
+    pub bad_input_samples: AtomicU64,
+    /// Frames processed since the engine was created.
+    pub processed_frames: AtomicU64,
+    /// Sample rate the engine is prepared for, in Hz.
+    pub sample_rate_hz: AtomicF32,
+}
+
+/// Parity's audio engine. See the module documentation for the contract.
+pub struct Engine {
+    /// What `prepare` was last called with.
+    spec: ProcessSpec,
+    /// Settings applied by the last `set_settings`.
+    settings: ChainSettings,
+    /// Replaces NaN/∞/huge input samples.
+    sanitizer: Sanitizer,
+    /// Input trim stage.
+    input_trim: SmoothedGain,
+    /// Output gain stage.
+    output_gain: SmoothedGain,
+    /// Crossfade between the chain output and the dry path.
+    bypass: BypassCrossfade,
+    /// Delays the dry path by the chain latency.
+    dry_delay: DelayLine,
+    /// Dry copy of the current sub-block per channel.
+    dry: [[f32; SUB_BLOCK_FRAMES]; MAX_CHANNELS],
+    /// Per-sample gain scratch for the gain stages.
+    gain_scratch: [f32; SUB_BLOCK_FRAMES],
+    /// Input sample-peak meter.
+    input_peak: PeakMeter,
+    /// Output sample-peak meter.
+    output_peak: PeakMeter,
+    /// Published readings.
+    view: Arc<EngineView>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine prepared for the default spec (48 kHz stereo), so it is safe to process at once.
+    pub fn new() -> Self {
+        let spec = ProcessSpec::default();
+        let settings = ChainSettings::default();
+        let mut engine = Self {
+            spec,
+            settings,
+            sanitizer: Sanitizer::new(),
+            input_trim: SmoothedGain::new(spec.sample_rate_hz, 0.0),
+            output_gain: SmoothedGain::new(spec.sample_rate_hz, 0.0),
+            bypass: BypassCrossfade::new(spec.sample_rate_hz, false),
+            dry_delay: DelayLine::new(MAX_CHANNELS, 0),
+            dry: [[0.0; SUB_BLOCK_FRAMES]; MAX_CHANNELS],
+            gain_scratch: [0.0; SUB_BLOCK_FRAMES],
+            input_peak: PeakMeter::new(spec.sample_rate_hz),
+            output_peak: PeakMeter::new(spec.sample_rate_hz),
+            view: Arc::new(EngineView::default()),
+        };
+        engine.rebuild();
+        engine
+    }
+
+    /// Prepares for `spec`: sizes every buffer and derives every coefficient from the sample
+    /// rate. May allocate; never call it on the audio thread. Calling it again with the same or
+    /// another spec is fine (it is idempotent and keeps the settings). On error the engine keeps
+    /// its previous preparation.
+    pub fn prepare(&mut self, spec: ProcessSpec) -> Result<(), SpecError> {
+        if !spec.sample_rate_hz.is_finite()
+            || !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&spec.sample_rate_hz)
+        {
+            return Err(SpecError::SampleRate(spec.sample_rate_hz));
+        }
+        if !(1..=MAX_CHANNELS).contains(&spec.channels) {
+            return Err(SpecError::Channels(spec.channels));
+        }
+        self.spec = spec;
+        self.rebuild();
+        Ok(())
+    }
+
+    /// Rebuilds every processor for `self.spec`, settled on `self.settings`.
+    fn rebuild(&mut self) {
+        let rate = self.spec.sample_rate_hz;
+        self.input_trim = SmoothedGain::new(rate, self.settings.input_trim_db);
+        self.output_gain = SmoothedGain::new(rate, self.settings.output_gain_db);
+        self.bypass = BypassCrossfade::new(rate, self.settings.bypass);
+        self.dry_delay = DelayLine::new(MAX_CHANNELS, self.latency_samples() as usize);
+        self.input_peak = PeakMeter::new(rate);
+        self.output_peak = PeakMeter::new(rate);
+        self.view.sample_rate_hz.store(rate as f32, Ordering::Relaxed);
+        self.reset();
+    }
+
+    /// Clears all audio state (filters, delays, meters' ballistics) without allocating. Parameter
+    /// smoothers jump to their targets. After `reset`, processing repeats a fresh engine exactly.
+    pub fn reset(&mut self) {
+        self.sanitizer.reset();
+        self.input_trim.settle();
+        self.output_gain.settle();
+        self.bypass.settle();
+        self.dry_delay.reset();
+        self.input_peak.reset();
+        self.output_peak.reset();
+        self.publish();
+    }
+
+    /// The spec the engine is prepared for.
+    pub fn spec(&self) -> ProcessSpec {
+        self.spec
+    }
+
+    /// Total latency of the chain in samples. Constant for a given preparation: bypassed stages
+    /// keep their delay, and `process` never changes it.
+    pub fn latency_samples(&self) -> u32 {
+        0
+    }
+
+    /// Shared handle to the published readings.
+    pub fn view(&self) -> Arc<EngineView> {
+        Arc::clone(&self.view)
+    }
+
+    /// Sets the chain settings for the following samples. Cheap; call it every block.
+    #[inline]
+    pub fn set_settings(&mut self, settings: &ChainSettings) {
+        self.settings = *settings;
+        self.input_trim.set_target_db(settings.input_trim_db);
+        self.output_gain.set_target_db(settings.output_gain_db);
+        self.bypass.set_bypassed(settings.bypass);
+    }
+
+    /// Processes `channels` in place. All channels are treated as the length of the shortest one;
+    /// channels beyond [`MAX_CHANNELS`] (or beyond the prepared count) are left untouched.
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        let _denormals = DenormalGuard::new();
+        let channel_count = channels.len().min(self.spec.channels);
+        let frames = channels.iter().take(channel_count).map(|c| c.len()).min().unwrap_or(0);
+        let mut start = 0;
+        while start < frames {
+            let end = (start + SUB_BLOCK_FRAMES).min(frames);
+            let mut sub_block: [&mut [f32]; MAX_CHANNELS] = Default::default();
+            for (slot, channel) in sub_block.iter_mut().zip(channels.iter_mut().take(channel_count)) {
+                *slot = &mut channel[start..end];
+            }
+            self.process_sub_block(&mut sub_block[..channel_count]);
+            start = end;
+        }
+        self.view.processed_frames.fetch_add(frames as u64, Ordering::Relaxed);
+        self.publish();
+    }
+
+    /// One sub-block of at most [`SUB_BLOCK_FRAMES`] frames.
+    #[inline]
+    fn process_sub_block(&mut self, channels: &mut [&mut [f32]]) {
+        let frames = channels.first().map_or(0, |c| c.len());
+        let mut replaced = 0;
+        for channel in channels.iter_mut() {
+            replaced += self.sanitizer.process(channel);
+        }
+        if replaced > 0 {
+            self.view.bad_input_samples.fetch_add(replaced, Ordering::Relaxed);
+        }
+        self.input_peak.process(&shared(channels)[..channels.len()]);
+
+        // Dry path: the sanitized input, delayed by the chain latency.
+        let channel_count = channels.len();
+        for (dry, channel) in self.dry.iter_mut().zip(channels.iter()) {
+            dry[..frames].copy_from_slice(channel);
+        }
+        {
+            let [dry_left, dry_right] = &mut self.dry;
+            let mut dry: [&mut [f32]; MAX_CHANNELS] = [&mut dry_left[..frames], &mut dry_right[..frames]];
+            self.dry_delay.process(&mut dry[..channel_count]);
+        }
+
+        // The chain (later issues add DC blocker, EQ, dynamics, imager, limiter, dither).
+        self.input_trim.process(channels, &mut self.gain_scratch);
+        self.output_gain.process(channels, &mut self.gain_scratch);
+
+        let [dry_left, dry_right] = &self.dry;
+        let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
+        self.bypass.process(channels, &dry[..channel_count]);
+        self.output_peak.process(&shared(channels)[..channels.len()]);
+    }
+
+    /// Publishes meter readings (relaxed atomic stores only).
+    fn publish(&self) {
+        self.input_peak.publish(&self.view.input_peak, self.spec.channels);
+        self.output_peak.publish(&self.view.output_peak, self.spec.channels);
+    }
+}
+
+/// Reborrows mutable channel slices as shared ones (at most [`MAX_CHANNELS`]).
+#[inline]
+fn shared<'a>(channels: &'a [&'a mut [f32]]) -> [&'a [f32]; MAX_CHANNELS] {
+    let mut out: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+    for (slot, channel) in out.iter_mut().zip(channels.iter()) {
+        *slot = channel;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic test signal: two sines and a little noise, about −12 dBFS.
+    fn signal(frames: usize, channels: usize, sample_rate_hz: f64) -> Vec<Vec<f32>> {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        (0..channels)
+            .map(|channel| {
+                (0..frames)
+                    .map(|n| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        let noise = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                        let t = n as f64 / sample_rate_hz;
+                        let tone = 0.2 * (2.0 * std::f64::consts::PI * 997.0 * t + channel as f64).sin()
+                            + 0.05 * (2.0 * std::f64::consts::PI * 61.0 * t).sin();
+                        tone as f32 + 0.02 * noise
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn render(engine: &mut Engine, input: &[Vec<f32>], block_sizes: &mut dyn FnMut() -> usize) -> Vec<Vec<f32>> {
+        let mut output = input.to_vec();
+        let frames = input[0].len();
+        let mut start = 0;
+        while start < frames {
+            let end = (start + block_sizes()).min(frames);
+            let mut block: Vec<&mut [f32]> = output.iter_mut().map(|c| &mut c[start..end]).collect();
+            engine.process(&mut block);
+            start = end;
+        }
+        output
+    }
+
+    fn prepared(settings: ChainSettings) -> Engine {
+        let mut engine = Engine::new();
+        engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 8192, channels: 2 }).unwrap();
+        engine.set_settings(&settings);
+        engine.reset();
+        engine
+    }
+
+    const GAINY: ChainSettings = ChainSettings { input_trim_db: 3.5, output_gain_db: -7.25, bypass: false };
+
+    #[test]
+    fn output_is_identical_for_every_block_partition() {
+        let input = signal(20_000, 2, 48_000.0);
+        let reference = render(&mut prepared(GAINY), &input, &mut || 20_000);
+        let mut seed = 7u32;
+        let mut random = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            1 + (seed >> 20) as usize % 3000
+        };
+        for sizes in [1usize, 7, 17, 64, 65, 512, 4096] {
+            assert_eq!(render(&mut prepared(GAINY), &input, &mut || sizes), reference, "block {sizes}");
+        }
+        assert_eq!(render(&mut prepared(GAINY), &input, &mut random), reference, "random blocks");
+    }
+
+    #[test]
+    fn reset_makes_a_run_repeat_a_fresh_engine() {
+        let input = signal(10_000, 2, 48_000.0);
+        let mut engine = prepared(GAINY);
+        let first = render(&mut engine, &input, &mut || 333);
+        engine.set_settings(&ChainSettings { bypass: true, ..GAINY });
+        render(&mut engine, &input, &mut || 100);
+        engine.set_settings(&GAINY);
+        engine.reset();
+        assert_eq!(render(&mut engine, &input, &mut || 333), first);
+    }
+
+    #[test]
+    fn neutral_chain_and_bypass_are_bit_exact_identities_after_the_latency() {
+        let input = signal(5_000, 2, 48_000.0);
+        let latency = prepared(ChainSettings::default()).latency_samples() as usize;
+        for settings in [ChainSettings::default(), ChainSettings { bypass: true, ..GAINY }] {
+            let output = render(&mut prepared(settings), &input, &mut || 256);
+            for (out, inp) in output.iter().zip(input.iter()) {
+                assert_eq!(&out[latency..], &inp[..inp.len() - latency]);
+            }
+        }
+    }
+
+    #[test]
+    fn gains_are_applied_exactly_at_rest() {
+        let input = signal(4_800, 2, 48_000.0);
+        let output = render(&mut prepared(GAINY), &input, &mut || 64);
+        let gain = crate::dsp::gain::db_to_gain(3.5) * crate::dsp::gain::db_to_gain(-7.25);
+        for (out, inp) in output[0].iter().zip(input[0].iter()) {
+            assert!((out - inp * gain).abs() <= 1e-6 * inp.abs().max(1e-3));
+        }
+    }
+
+    #[test]
+    fn impulse_comes_out_at_the_reported_latency_at_every_rate() {
+        for rate in [8_000.0, 44_100.0, 48_000.0, 96_000.0, 192_000.0, 384_000.0, 768_000.0, 12_345.678] {
+            let mut engine = Engine::new();
+            engine.prepare(ProcessSpec { sample_rate_hz: rate, max_block_frames: 512, channels: 2 }).unwrap();
+            let mut input = vec![vec![0.0f32; 4096]; 2];
+            input[0][100] = 1.0;
+            input[1][100] = 1.0;
+            let output = render(&mut engine, &input, &mut || 512);
+            let peak = output[0].iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+            assert_eq!(peak, 100 + engine.latency_samples() as usize, "rate {rate}");
+        }
+    }
+
+    #[test]
+    fn garbage_input_is_silenced_counted_and_never_reaches_the_output() {
+        let mut engine = prepared(GAINY);
+        let view = engine.view();
+        let mut input = signal(1_000, 2, 48_000.0);
+        input[0][10] = f32::NAN;
+        input[0][11] = f32::INFINITY;
+        input[1][12] = f32::NEG_INFINITY;
+        input[1][500] = 1.0e30;
+        let output = render(&mut engine, &input, &mut || 128);
+        assert!(output.iter().flatten().all(|x| x.is_finite() && x.abs() < 2.0));
+        assert_eq!(view.bad_input_samples.load(Ordering::Relaxed), 4);
+        assert!(view.output_peak.peak_dbfs(0).is_finite());
+        // A reset keeps the running count, so the editor can still tell that bad input arrived.
+        engine.reset();
+        assert_eq!(view.bad_input_samples.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn silence_after_loud_audio_leaves_no_subnormals() {
+        let mut engine = prepared(GAINY);
+        let loud = signal(4_800, 2, 48_000.0);
+        render(&mut engine, &loud, &mut || 480);
+        let tiny = vec![vec![f32::MIN_POSITIVE / 8.0; 4_800]; 2];
+        let output = render(&mut engine, &tiny, &mut || 480);
+        assert!(output.iter().flatten().all(|x| !x.is_subnormal()));
+    }
+
+    #[test]
+    fn mono_and_odd_inputs_are_safe() {
+        let mut engine = Engine::new();
+        engine.prepare(ProcessSpec { sample_rate_hz: 44_100.0, max_block_frames: 64, channels: 1 }).unwrap();
+        let input = signal(1_000, 1, 44_100.0);
+        let output = render(&mut engine, &input, &mut || 100);
+        assert_eq!(output, input);
+        // Zero frames, no channels, and more channels than prepared.
+        engine.process(&mut []);
+        engine.process(&mut [&mut [][..]]);
+        let mut a = vec![0.5f32; 10];
+        let mut b = vec![0.25f32; 10];
+        engine.process(&mut [&mut a[..], &mut b[..]]);
+        assert_eq!(b, vec![0.25f32; 10], "channels beyond the prepared count are untouched");
+    }
+
+    #[test]
+    fn absurd_specs_are_refused_and_the_engine_keeps_working() {
+        let mut engine = Engine::new();
+        for rate in [0.0, -48_000.0, f64::NAN, f64::INFINITY, 10.0, 1.0e9] {
+            assert!(matches!(
+                engine.prepare(ProcessSpec { sample_rate_hz: rate, max_block_frames: 64, channels: 2 }),
+                Err(SpecError::SampleRate(_))
+            ));
+        }
+        assert_eq!(
+            engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 64, channels: 6 }),
+            Err(SpecError::Channels(6))
+        );
+        assert_eq!(engine.spec(), ProcessSpec::default());
+        let input = signal(100, 2, 48_000.0);
+        assert_eq!(render(&mut engine, &input, &mut || 100), input);
+    }
+}

@@ -1,0 +1,167 @@
+//! Parity: a mastering chain and loudness meters for the last slot of the master bus.
+//!
+//! This file is the plugin glue only: it maps the host's lifecycle onto [`engine::Engine`] and
+//! exports the CLAP and VST3 entry points. All audio work lives in [`engine`] and [`dsp`], which
+//! know nothing about plugin frameworks and are shared with the standalone and the offline tools.
+//!
+//! # Thread map
+//! | thread | calls | may allocate? |
+//! |---|---|---|
+//! | host main thread | `Default` (construction), `editor()`, `activate()`, `deactivate()`, state save/load (`params()`, persisted fields) | yes — `activate()` sizes every buffer via `Engine::prepare`; it may be called again with another configuration and is idempotent |
+//! | audio thread | `process()`, `reset()` | **never**: no allocation, free, lock, log, I/O or wait. Test bundles (`--features alloc-guard`) abort on any allocation inside `process()` |
+//! | GUI thread (egui, created by baseview) | `editor::ParityEditor::ui` | yes, but it only *reads* the engine through atomics ([`engine::EngineView`]) and only *writes* through the host's parameter API (begin/set/end gestures) |
+//!
+//! The engine publishes its readings through [`engine::EngineView`] (relaxed `AtomicF32`/`AtomicU64`
+//! stores, one writer). Parameter values cross from the host/GUI to the audio thread as atomics
+//! inside nice-plug's parameter objects; the glue renders them into plain
+//! [`engine::ChainSettings`] once per block (nice-plug splits blocks at parameter events because
+//! `SAMPLE_ACCURATE_AUTOMATION` is on).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditor;
+
+pub mod demo_signal;
+pub mod dsp;
+mod editor;
+pub mod engine;
+pub mod params;
+pub mod peak_meter;
+
+use demo_signal::DemoSignal;
+use engine::{Engine, ProcessSpec};
+use params::ParityParams;
+
+/// Set by the standalone application's `--demo-input` flag: the plugin then replaces its (silent
+/// or absent) audio input with the built-in demo mix, so meters move without a DAW or a sound card.
+pub static STANDALONE_DEMO_INPUT: AtomicBool = AtomicBool::new(false);
+
+/// The plugin instance.
+pub struct Parity {
+    /// Parameters, shared with the host and the editor.
+    params: Arc<ParityParams>,
+    /// The audio engine.
+    engine: Engine,
+    /// Built-in demo input for the standalone (`None` in a host).
+    demo_input: Option<DemoSignal>,
+}
+
+impl Default for Parity {
+    fn default() -> Self {
+        Self { params: Arc::new(ParityParams::default()), engine: Engine::new(), demo_input: None }
+    }
+}
+
+impl Plugin for Parity {
+    const NAME: &'static str = "Parity";
+    const VENDOR: &'static str = "Parity Audio";
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
+
+    type SysExMessage = ();
+    type BackgroundTask = ();
+    type Editor = EguiEditor<editor::ParityEditor>;
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.engine.view())
+    }
+
+    fn activate(
+        &mut self,
+        audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let channels = audio_io_layout.main_output_channels.map_or(2, NonZeroU32::get) as usize;
+        let spec = ProcessSpec {
+            sample_rate_hz: buffer_config.sample_rate as f64,
+            max_block_frames: buffer_config.max_buffer_size as usize,
+            channels,
+        };
+        if let Err(error) = self.engine.prepare(spec) {
+            nice_error!("Parity cannot run: {error}");
+            return false;
+        }
+        self.engine.set_settings(&self.params.chain_settings());
+        self.engine.reset();
+        self.demo_input = STANDALONE_DEMO_INPUT
+            .load(Ordering::Relaxed)
+            .then(|| DemoSignal::new(spec.sample_rate_hz));
+        context.set_latency_samples(self.engine.latency_samples());
+        true
+    }
+
+    fn reset(&mut self) {
+        self.engine.reset();
+        if let Some(demo) = &mut self.demo_input {
+            demo.reset();
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        _context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        self.engine.set_settings(&self.params.chain_settings());
+        let channels = buffer.as_slice();
+        if let Some(demo) = &mut self.demo_input {
+            demo.render(channels);
+        }
+        self.engine.process(channels);
+        ProcessStatus::Normal
+    }
+}
+
+impl ClapPlugin for Parity {
+    const CLAP_ID: &'static str = "audio.parity.master";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Mastering chain and EBU R128 / BS.1770 metering with loudness-matched comparison");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Mastering,
+        ClapFeature::Limiter,
+        ClapFeature::Analyzer,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+    ];
+}
+
+impl Vst3Plugin for Parity {
+    /// Fixed forever: hosts identify saved instances by it.
+    const VST3_CLASS_ID: [u8; 16] = *b"ParityAudioMastr";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
+        Vst3SubCategory::Fx,
+        Vst3SubCategory::Dynamics,
+        Vst3SubCategory::Mastering,
+        Vst3SubCategory::Analyzer,
+    ];
+}
+
+nice_export_clap!(Parity);
+nice_export_vst3!(Parity);
