@@ -65,10 +65,9 @@ pub enum SpecError {
 impl std::fmt::Display for SpecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::SampleRate(rate) => write!(
-                f,
-                "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE_HZ}..={MAX_SAMPLE_RATE_HZ} Hz"
-            ),
+            Self::SampleRate(rate) => {
+                write!(f, "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE_HZ}..={MAX_SAMPLE_RATE_HZ} Hz")
+            }
             Self::Channels(channels) => write!(f, "{channels} channels (Parity runs mono or stereo)"),
         }
     }
@@ -332,7 +331,11 @@ mod tests {
             .collect()
     }
 
-    fn render(engine: &mut Engine, input: &[Vec<f32>], block_sizes: &mut dyn FnMut() -> usize) -> Vec<Vec<f32>> {
+    fn render(
+        engine: &mut Engine,
+        input: &[Vec<f32>],
+        block_sizes: &mut dyn FnMut() -> usize,
+    ) -> Vec<Vec<f32>> {
         let mut output = input.to_vec();
         let frames = input[0].len();
         let mut start = 0;
@@ -347,7 +350,9 @@ mod tests {
 
     fn prepared(settings: ChainSettings) -> Engine {
         let mut engine = Engine::new();
-        engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 8192, channels: 2 }).unwrap();
+        engine
+            .prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 8192, channels: 2 })
+            .unwrap();
         engine.set_settings(&settings);
         engine.reset();
         engine
@@ -456,10 +461,10 @@ mod tests {
         // Zero frames, no channels, and more channels than prepared.
         engine.process(&mut []);
         engine.process(&mut [&mut [][..]]);
-        let mut a = vec![0.5f32; 10];
-        let mut b = vec![0.25f32; 10];
+        let mut a = [0.5f32; 10];
+        let mut b = [0.25f32; 10];
         engine.process(&mut [&mut a[..], &mut b[..]]);
-        assert_eq!(b, vec![0.25f32; 10], "channels beyond the prepared count are untouched");
+        assert_eq!(b, [0.25f32; 10], "channels beyond the prepared count are untouched");
     }
 
     #[test]

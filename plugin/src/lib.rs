@@ -106,9 +106,8 @@ impl Plugin for Parity {
         }
         self.engine.set_settings(&self.params.chain_settings());
         self.engine.reset();
-        self.demo_input = STANDALONE_DEMO_INPUT
-            .load(Ordering::Relaxed)
-            .then(|| DemoSignal::new(spec.sample_rate_hz));
+        self.demo_input =
+            STANDALONE_DEMO_INPUT.load(Ordering::Relaxed).then(|| DemoSignal::new(spec.sample_rate_hz));
         context.set_latency_samples(self.engine.latency_samples());
         true
     }

@@ -58,8 +58,7 @@ pub struct PeakMeter {
 impl PeakMeter {
     /// A meter whose ballistics derive from `sample_rate_hz`.
     pub fn new(sample_rate_hz: f64) -> Self {
-        let fallback_per_sample =
-            10f64.powf(-PEAK_FALLBACK_DB_PER_S / 20.0 / sample_rate_hz.max(1.0)) as f32;
+        let fallback_per_sample = 10f64.powf(-PEAK_FALLBACK_DB_PER_S / 20.0 / sample_rate_hz.max(1.0)) as f32;
         Self { fallback_per_sample, peak: [0.0; METER_CHANNELS], max: [0.0; METER_CHANNELS] }
     }
 

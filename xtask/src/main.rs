@@ -199,7 +199,9 @@ fn python_venv() -> Result<PathBuf> {
         return Ok(python);
     }
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(&python).args(["-m", "pip", "install", "-q", "--disable-pip-version-check"]).args(PYTHON_PACKAGES))?;
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(PYTHON_PACKAGES))?;
     std::fs::write(&stamp, wanted)?;
     Ok(python)
 }
@@ -216,17 +218,17 @@ struct Tally {
 /// pytest's summary line to `tally`. Returns whether it succeeded.
 fn run_counted(command: &mut Command, tally: &mut Tally) -> Result<bool> {
     use std::io::{BufRead, BufReader};
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start {command:?}"))?;
+    let mut child =
+        command.stdout(Stdio::piped()).spawn().with_context(|| format!("could not start {command:?}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
-        let words: Vec<&str> = line.split(|c: char| c == ' ' || c == ';' || c == ',' || c == '=').filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = line.split([' ', ';', ',', '=']).filter(|w| !w.is_empty()).collect();
         let is_cargo = line.starts_with("test result:");
-        let is_pytest = line.starts_with('=') && (line.contains(" passed") || line.contains(" failed")) && line.contains(" in ");
+        let is_pytest = line.starts_with('=')
+            && (line.contains(" passed") || line.contains(" failed"))
+            && line.contains(" in ");
         if is_cargo || is_pytest {
             for pair in words.windows(2) {
                 let Ok(count) = pair[0].parse::<u64>() else { continue };
@@ -306,7 +308,9 @@ impl VirtualDisplay {
         let config = std::env::temp_dir().join("parity-xsettingsd.conf");
         std::fs::write(&config, "Net/ThemeName \"Adwaita\"\n")?;
         let mut helpers = Vec::new();
-        for (program, args) in [("xsettingsd", vec!["-c".to_owned(), config.display().to_string()]), ("openbox", vec![])] {
+        for (program, args) in
+            [("xsettingsd", vec!["-c".to_owned(), config.display().to_string()]), ("openbox", vec![])]
+        {
             let child = Command::new(program)
                 .args(args)
                 .env("DISPLAY", &name)

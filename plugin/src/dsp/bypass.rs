@@ -85,7 +85,7 @@ mod tests {
         let mut fade = BypassCrossfade::new(48_000.0, true);
         fade.process(&mut [&mut wet[..]], &[&dry[..]]);
         assert_eq!(wet, dry);
-        let mut wet = vec![0.25f32; 32];
+        let mut wet = [0.25f32; 32];
         let mut fade = BypassCrossfade::new(48_000.0, false);
         fade.process(&mut [&mut wet[..]], &[&dry[..]]);
         assert!(wet.iter().all(|&x| x == 0.25));

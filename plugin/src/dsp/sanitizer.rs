@@ -30,8 +30,8 @@ impl Sanitizer {
     pub fn process(&mut self, samples: &mut [f32]) -> u64 {
         let mut replaced = 0u64;
         for sample in samples.iter_mut() {
-            // `!(|x| <= MAX)` is also true for NaN.
-            if !(sample.abs() <= MAX_SANE_SAMPLE) {
+            // NaN fails `is_finite`; ±∞ and 1e30 fail the range check.
+            if !sample.is_finite() || sample.abs() > MAX_SANE_SAMPLE {
                 *sample = 0.0;
                 replaced += 1;
             }

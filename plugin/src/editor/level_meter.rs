@@ -27,22 +27,32 @@ pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView) {
     ui.vertical(|ui| {
         ui.label(egui::RichText::new(title).size(15.0).strong());
         let height = (ui.available_height() - 110.0).clamp(120.0, 600.0);
-        let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width().min(320.0), height), Sense::hover());
+        let (rect, _) =
+            ui.allocate_exact_size(Vec2::new(ui.available_width().min(320.0), height), Sense::hover());
         draw_bars(ui, rect, view);
         ui.horizontal(|ui| {
             for (channel, name) in ["L", "R"].iter().enumerate() {
                 let max = view.max_dbfs(channel);
-                let color = if max > 0.0 { Color32::from_rgb(255, 80, 80) } else { ui.visuals().text_color() };
-                ui.label(egui::RichText::new(format!("{name} max {} dBFS", format_dbfs(max))).monospace().color(color));
+                let color =
+                    if max > 0.0 { Color32::from_rgb(255, 80, 80) } else { ui.visuals().text_color() };
+                ui.label(
+                    egui::RichText::new(format!("{name} max {} dBFS", format_dbfs(max)))
+                        .monospace()
+                        .color(color),
+                );
             }
         });
     });
 }
 
-/// Vertical position of `level_dbfs` inside `rect`.
+/// Space kept above and below the scale so the end labels are not clipped, in points.
+const SCALE_PADDING: f32 = 10.0;
+
+/// Vertical position of `level_dbfs` inside `rect` (padded by [`SCALE_PADDING`]).
 fn level_y(rect: Rect, level_dbfs: f32) -> f32 {
     let t = ((level_dbfs - SCALE_MIN_DBFS) / (SCALE_MAX_DBFS - SCALE_MIN_DBFS)).clamp(0.0, 1.0);
-    rect.bottom() - t * rect.height()
+    let span = (rect.height() - 2.0 * SCALE_PADDING).max(1.0);
+    rect.bottom() - SCALE_PADDING - t * span
 }
 
 fn draw_bars(ui: &egui::Ui, rect: Rect, view: &PeakMeterView) {
@@ -57,12 +67,19 @@ fn draw_bars(ui: &egui::Ui, rect: Rect, view: &PeakMeterView) {
             [egui::pos2(rect.left() + scale_width - 6.0, y), egui::pos2(rect.right() - 4.0, y)],
             Stroke::new(1.0, Color32::from_gray(48)),
         );
-        painter.text(egui::pos2(rect.left() + scale_width - 10.0, y), Align2::RIGHT_CENTER, format!("{tick:+.0}"), font.clone(), Color32::from_gray(150));
+        painter.text(
+            egui::pos2(rect.left() + scale_width - 10.0, y),
+            Align2::RIGHT_CENTER,
+            format!("{tick:+.0}"),
+            font.clone(),
+            Color32::from_gray(150),
+        );
     }
     for channel in 0..2 {
         let left = rect.left() + scale_width + channel as f32 * (bar_width + 10.0);
-        let column = Rect::from_min_max(egui::pos2(left, rect.top() + 4.0), egui::pos2(left + bar_width, rect.bottom() - 4.0));
-        painter.rect_filled(column, 2.0, Color32::from_gray(34));
+        let column =
+            Rect::from_min_max(egui::pos2(left, rect.top()), egui::pos2(left + bar_width, rect.bottom()));
+        painter.rect_filled(column.shrink2(Vec2::new(0.0, SCALE_PADDING)), 2.0, Color32::from_gray(34));
         let peak = view.peak_dbfs(channel);
         if peak > SCALE_MIN_DBFS {
             let top = level_y(column, peak);
@@ -76,7 +93,10 @@ fn draw_bars(ui: &egui::Ui, rect: Rect, view: &PeakMeterView) {
                 let segment_bottom = level_y(column, from);
                 if segment_top < segment_bottom {
                     painter.rect_filled(
-                        Rect::from_min_max(egui::pos2(column.left(), segment_top), egui::pos2(column.right(), segment_bottom)),
+                        Rect::from_min_max(
+                            egui::pos2(column.left(), segment_top),
+                            egui::pos2(column.right(), segment_bottom),
+                        ),
                         0.0,
                         color,
                     );
@@ -86,10 +106,13 @@ fn draw_bars(ui: &egui::Ui, rect: Rect, view: &PeakMeterView) {
         let max = view.max_dbfs(channel);
         if max > SCALE_MIN_DBFS {
             let y = level_y(column, max);
-            painter.line_segment([egui::pos2(column.left(), y), egui::pos2(column.right(), y)], Stroke::new(2.0, Color32::WHITE));
+            painter.line_segment(
+                [egui::pos2(column.left(), y), egui::pos2(column.right(), y)],
+                Stroke::new(2.0, Color32::WHITE),
+            );
         }
         painter.text(
-            egui::pos2(column.center().x, column.top() + 10.0),
+            egui::pos2(column.center().x, column.top() + SCALE_PADDING + 10.0),
             Align2::CENTER_CENTER,
             format_dbfs(peak),
             font.clone(),

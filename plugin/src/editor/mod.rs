@@ -90,7 +90,8 @@ impl NiceEguiApp for ParityEditor {
         };
         let setter = gui_context.param_setter();
         let view = &self.view;
-        let bad_input = self.bad_input.update(view.bad_input_samples.load(std::sync::atomic::Ordering::Relaxed));
+        let bad_input =
+            self.bad_input.update(view.bad_input_samples.load(std::sync::atomic::Ordering::Relaxed));
 
         egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
             header(ui, &self.params, &setter, bad_input, view);
@@ -118,9 +119,17 @@ impl NiceEguiApp for ParityEditor {
 }
 
 /// Title, global bypass and the status lamps.
-fn header(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, bad_input: bool, view: &EngineView) {
+fn header(
+    ui: &mut egui::Ui,
+    params: &ParityParams,
+    setter: &ParamSetter,
+    bad_input: bool,
+    view: &EngineView,
+) {
     ui.horizontal(|ui| {
-        ui.label(egui::RichText::new("PARITY").size(22.0).strong().color(egui::Color32::from_rgb(120, 200, 255)));
+        ui.label(
+            egui::RichText::new("PARITY").size(22.0).strong().color(egui::Color32::from_rgb(120, 200, 255)),
+        );
         ui.label(egui::RichText::new("mastering · metering").size(13.0).weak());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let mut bypassed = params.bypass.value();
