@@ -90,6 +90,25 @@ def test_standalone_editor_shows_live_meters_and_text(standalone_path, screensho
     assert not np.array_equal(np.asarray(first), np.asarray(second)), "the editor is frozen"
 
 
+def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):
+    process, window = start_standalone(standalone_path)
+    try:
+        time.sleep(1.0)
+        before = screenshot(window, screenshot_dir / "editor-default-size.png")
+        subprocess.run(["xdotool", "windowsize", window, "1100", "720"], check=True)
+        time.sleep(1.5)
+        after = screenshot(window, screenshot_dir / "editor-resized.png")
+    finally:
+        stop(process)
+    assert after.size != before.size, f"window did not resize: {before.size} -> {after.size}"
+    assert after.size[0] >= 1000 and after.size[1] >= 650, after.size
+    # The layout follows the window: the meters stay lit and reach into the new space.
+    assert meter_green_fraction(after) > 0.02
+    pixels = np.asarray(after)
+    lower_half = pixels[after.size[1] // 2 :]
+    assert (lower_half.max(axis=2) > 60).mean() > 0.01, "nothing drawn in the enlarged area"
+
+
 def test_two_instances_at_once(standalone_path, screenshot_dir):
     first, first_window = start_standalone(standalone_path)
     try:
