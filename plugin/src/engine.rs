@@ -6,8 +6,8 @@
 //! audio thread (plugin `activate`); [`Engine::reset`] clears state without allocating;
 //! [`Engine::process`] never allocates, locks, logs or panics, for any block length.
 //!
-//! Per block: sanitize → input meters → chain → bypass crossfade against the dry path (delayed by
-//! the chain latency) → output meters. Work is done in fixed sub-blocks of at most
+//! Per block: sanitize → input meters (peak, loudness, true peak) → chain → bypass crossfade
+//! against the dry path (delayed by the chain latency) → output meters. Work is done in fixed sub-blocks of at most
 //! [`SUB_BLOCK_FRAMES`] frames, so host block sizes from 1 to 16384 behave identically.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,7 @@ use crate::dsp::delay_line::DelayLine;
 use crate::dsp::denormals::DenormalGuard;
 use crate::dsp::gain::SmoothedGain;
 use crate::dsp::sanitizer::Sanitizer;
+use crate::meters::{MeterPointView, MeterSet};
 use crate::peak_meter::{PeakMeter, PeakMeterView};
 
 /// Frames processed per internal sub-block.
@@ -100,6 +101,10 @@ pub struct EngineView {
     pub input_peak: PeakMeterView,
     /// Sample peaks at the plugin output.
     pub output_peak: PeakMeterView,
+    /// Loudness and true peak at the chain input (after sanitizing, before the trim).
+    pub input_meters: MeterPointView,
+    /// Loudness and true peak at the plugin output.
+    pub output_meters: MeterPointView,
     /// Samples of the input replaced because they were NaN, ±∞ or absurdly large, since the
     /// engine was created (never reset, so the editor can tell a new burst from an old one).
     pub bad_input_samples: AtomicU64,
@@ -133,6 +138,11 @@ pub struct Engine {
     input_peak: PeakMeter,
     /// Output sample-peak meter.
     output_peak: PeakMeter,
+    /// Loudness and true-peak meters at the chain input. Always running (also with the editor
+    /// closed): level matching needs both meter points.
+    input_meters: MeterSet,
+    /// Loudness and true-peak meters at the output.
+    output_meters: MeterSet,
     /// Published readings.
     view: Arc<EngineView>,
 }
@@ -160,6 +170,8 @@ impl Engine {
             gain_scratch: [0.0; SUB_BLOCK_FRAMES],
             input_peak: PeakMeter::new(spec.sample_rate_hz),
             output_peak: PeakMeter::new(spec.sample_rate_hz),
+            input_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
+            output_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
             view: Arc::new(EngineView::default()),
         };
         engine.rebuild();
@@ -193,6 +205,8 @@ impl Engine {
         self.dry_delay = DelayLine::new(MAX_CHANNELS, self.latency_samples() as usize);
         self.input_peak = PeakMeter::new(rate);
         self.output_peak = PeakMeter::new(rate);
+        self.input_meters = MeterSet::new(rate, self.spec.channels);
+        self.output_meters = MeterSet::new(rate, self.spec.channels);
         self.view.sample_rate_hz.store(rate as f32, Ordering::Relaxed);
         self.reset();
     }
@@ -207,6 +221,8 @@ impl Engine {
         self.dry_delay.reset();
         self.input_peak.reset();
         self.output_peak.reset();
+        self.input_meters.reset();
+        self.output_meters.reset();
         self.publish();
     }
 
@@ -267,6 +283,7 @@ impl Engine {
             self.view.bad_input_samples.fetch_add(replaced, Ordering::Relaxed);
         }
         self.input_peak.process(&shared(channels)[..channels.len()]);
+        self.input_meters.process(&shared(channels)[..channels.len()]);
 
         // Dry path: the sanitized input, delayed by the chain latency.
         let channel_count = channels.len();
@@ -287,12 +304,15 @@ impl Engine {
         let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
         self.bypass.process(channels, &dry[..channel_count]);
         self.output_peak.process(&shared(channels)[..channels.len()]);
+        self.output_meters.process(&shared(channels)[..channels.len()]);
     }
 
     /// Publishes meter readings (relaxed atomic stores only).
     fn publish(&self) {
         self.input_peak.publish(&self.view.input_peak, self.spec.channels);
         self.output_peak.publish(&self.view.output_peak, self.spec.channels);
+        self.view.input_meters.publish(&self.input_meters);
+        self.view.output_meters.publish(&self.output_meters);
     }
 }
 
@@ -465,6 +485,22 @@ mod tests {
         let mut b = [0.25f32; 10];
         engine.process(&mut [&mut a[..], &mut b[..]]);
         assert_eq!(b, [0.25f32; 10], "channels beyond the prepared count are untouched");
+    }
+
+    #[test]
+    fn output_meters_see_the_chain_gain_and_input_meters_do_not() {
+        let mut engine = prepared(ChainSettings { input_trim_db: 0.0, output_gain_db: -6.0, bypass: false });
+        let view = engine.view();
+        let input = signal(48_000 * 4, 2, 48_000.0);
+        render(&mut engine, &input, &mut || 512);
+        let input_i = view.input_meters.integrated_lufs().unwrap();
+        let output_i = view.output_meters.integrated_lufs().unwrap();
+        assert!((input_i - output_i - 6.0).abs() < 0.01, "in {input_i} out {output_i}");
+        let tp_difference = view.input_meters.max_true_peak_dbtp().unwrap()
+            - view.output_meters.max_true_peak_dbtp().unwrap();
+        assert!((tp_difference - 6.0).abs() < 0.01);
+        engine.reset();
+        assert_eq!(view.output_meters.integrated_lufs(), None, "reset clears the meters");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod demo_signal;
 pub mod dsp;
 mod editor;
 pub mod engine;
+pub mod meters;
 pub mod params;
 pub mod peak_meter;
 

@@ -2,6 +2,7 @@
 
 use egui::{Align2, Color32, FontId, Rect, Sense, Stroke, Vec2};
 
+use crate::meters::MeterPointView;
 use crate::peak_meter::{PeakMeterView, SILENCE_DBFS};
 
 /// Bottom of the bar scale in dBFS.
@@ -22,14 +23,37 @@ pub fn format_dbfs(level_dbfs: f32) -> String {
     }
 }
 
-/// A titled meter section: two bars (L, R) with a scale, and the held maxima as numbers.
-pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView) {
+/// Formats a loudness reading: one decimal, "−∞" for silence, "—" while there is no value yet.
+pub fn format_lu(value: Option<f32>) -> String {
+    match value {
+        None => "—".to_owned(),
+        Some(v) if v == f32::NEG_INFINITY => "−∞".to_owned(),
+        Some(v) => format!("{v:.1}").replace('-', "−"),
+    }
+}
+
+/// Formats a true-peak reading: two decimals, "−∞" for silence, "—" before any audio.
+pub fn format_dbtp(value: Option<f32>) -> String {
+    match value {
+        None => "—".to_owned(),
+        Some(v) if v == f32::NEG_INFINITY || v <= SILENCE_DBFS => "−∞".to_owned(),
+        Some(v) => format!("{v:+.2}").replace('-', "−"),
+    }
+}
+
+/// A titled meter section: two bars (L, R) with a scale, the loudness readouts beside them, and
+/// the held sample-peak maxima as numbers.
+pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView, meters: &MeterPointView) {
     ui.vertical(|ui| {
         ui.label(egui::RichText::new(title).size(15.0).strong());
         let height = (ui.available_height() - 110.0).clamp(120.0, 600.0);
-        let (rect, _) =
-            ui.allocate_exact_size(Vec2::new(ui.available_width().min(320.0), height), Sense::hover());
-        draw_bars(ui, rect, view);
+        ui.horizontal_top(|ui| {
+            let width = (ui.available_width() * 0.5).clamp(140.0, 320.0);
+            let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
+            draw_bars(ui, rect, view);
+            ui.add_space(8.0);
+            loudness_readouts(ui, meters);
+        });
         ui.horizontal(|ui| {
             for (channel, name) in ["L", "R"].iter().enumerate() {
                 let max = view.max_dbfs(channel);
@@ -47,6 +71,39 @@ pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView) {
 
 /// Space kept above and below the scale so the end labels are not clipped, in points.
 const SCALE_PADDING: f32 = 10.0;
+
+/// The loudness figures of one meter point, large enough to read from across the room.
+fn loudness_readouts(ui: &mut egui::Ui, meters: &MeterPointView) {
+    let big = |text: String| egui::RichText::new(text).size(24.0).monospace().strong();
+    let small = |text: &str| egui::RichText::new(text).size(12.0).weak();
+    egui::Grid::new(ui.next_auto_id()).num_columns(2).spacing([10.0, 2.0]).show(ui, |ui| {
+        for (name, value, unit) in [
+            ("M", format_lu(meters.momentary_lufs()), "LUFS"),
+            ("S", format_lu(meters.short_term_lufs()), "LUFS"),
+            ("I", format_lu(meters.integrated_lufs()), "LUFS"),
+            ("LRA", format_lu(meters.loudness_range_lu()), "LU"),
+        ] {
+            ui.label(small(name));
+            ui.label(big(value)).on_hover_text(unit);
+            ui.end_row();
+        }
+        let true_peak = meters.max_true_peak_dbtp();
+        let over = true_peak.is_some_and(|tp| tp > -1.0);
+        ui.label(small("TP max"));
+        let colour = if over { Color32::from_rgb(255, 90, 80) } else { ui.visuals().text_color() };
+        ui.label(egui::RichText::new(format_dbtp(true_peak)).size(18.0).monospace().color(colour))
+            .on_hover_text(format!(
+                "dBTP, L {} / R {}; {} over(s) above −1 dBTP",
+                format_dbtp(meters.true_peak_dbtp(0)),
+                format_dbtp(meters.true_peak_dbtp(1)),
+                meters.over_count()
+            ));
+        ui.end_row();
+        ui.label(small("PLR"));
+        ui.label(egui::RichText::new(format_lu(meters.plr_db())).size(18.0).monospace());
+        ui.end_row();
+    });
+}
 
 /// Vertical position of `level_dbfs` inside `rect` (padded by [`SCALE_PADDING`]).
 fn level_y(rect: Rect, level_dbfs: f32) -> f32 {
@@ -131,5 +188,10 @@ mod tests {
         assert_eq!(format_dbfs(f32::NAN), "−∞");
         assert_eq!(format_dbfs(-6.02), "−6.0");
         assert_eq!(format_dbfs(0.04), "+0.0");
+        assert_eq!(format_lu(None), "—");
+        assert_eq!(format_lu(Some(f32::NEG_INFINITY)), "−∞");
+        assert_eq!(format_lu(Some(-14.04)), "−14.0");
+        assert_eq!(format_dbtp(Some(-0.996)), "−1.00");
+        assert_eq!(format_dbtp(Some(0.5)), "+0.50");
     }
 }

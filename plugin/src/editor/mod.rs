@@ -19,10 +19,10 @@ use crate::params::ParityParams;
 mod level_meter;
 
 /// Default editor size in logical pixels.
-pub const DEFAULT_SIZE: (f32, f32) = (760.0, 460.0);
+pub const DEFAULT_SIZE: (f32, f32) = (900.0, 520.0);
 
 /// Smallest editor size in logical pixels.
-pub const MIN_SIZE: (f32, f32) = (520.0, 340.0);
+pub const MIN_SIZE: (f32, f32) = (640.0, 400.0);
 
 /// How long the "bad input" warning stays lit after the last bad sample.
 const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
@@ -97,8 +97,8 @@ impl NiceEguiApp for ParityEditor {
             header(ui, &self.params, &setter, bad_input, view);
             ui.separator();
             ui.columns(2, |columns| {
-                level_meter::section(&mut columns[0], "INPUT", &view.input_peak);
-                level_meter::section(&mut columns[1], "OUTPUT", &view.output_peak);
+                level_meter::section(&mut columns[0], "INPUT", &view.input_peak, &view.input_meters);
+                level_meter::section(&mut columns[1], "OUTPUT", &view.output_peak, &view.output_meters);
             });
             ui.separator();
             egui::Grid::new("gain-controls").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
