@@ -38,6 +38,12 @@ def standalone_path() -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def clap_render_path() -> pathlib.Path:
+    """The CLAP render tool of the tests crate (renders raw f32 through the CLAP bundle)."""
+    return _artifact("PARITY_CLAP_RENDER", "target/debug/parity-clap-render")
+
+
+@pytest.fixture(scope="session")
 def screenshot_dir() -> pathlib.Path:
     """Where the editor tests save their screenshots, for people to look at."""
     path = WORKSPACE / "target" / "screenshots"

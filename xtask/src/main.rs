@@ -159,10 +159,11 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs the demo through the installed CLAP plugin with the project's CLAP test host.
+/// Runs the demo through the installed CLAP plugin with the project's CLAP test host (release
+/// profile: it reuses the dependencies the release bundles were just built with).
 fn run_demo(clap: &Path) -> Result<()> {
     run(Command::new("cargo")
-        .args(["run", "--quiet", "-p", "parity-tests", "--bin", "parity-clap-demo", "--"])
+        .args(["run", "--release", "--quiet", "-p", "parity-tests", "--bin", "parity-clap-demo", "--"])
         .arg(clap))
 }
 
@@ -268,6 +269,7 @@ fn run_all_tests() -> Result<()> {
             .env("PARITY_VST3_BUNDLE", bundles.join("Parity.vst3"))
             .env("PARITY_CLAP_BUNDLE", bundles.join("Parity.clap"))
             .env("PARITY_STANDALONE", &standalone)
+            .env("PARITY_CLAP_RENDER", std::fs::canonicalize("target/debug/parity-clap-render")?)
             .env("DISPLAY", &display.name),
         &mut tally,
     )?;
