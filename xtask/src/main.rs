@@ -236,7 +236,7 @@ fn run_counted(command: &mut Command, tally: &mut Tally) -> Result<bool> {
                 match pair[1] {
                     "passed" => tally.passed += count,
                     "failed" | "error" | "errors" => tally.failed += count,
-                    "skipped" | "ignored" => tally.skipped += count,
+                    "skipped" | "ignored" | "xfailed" => tally.skipped += count,
                     _ => {}
                 }
             }
