@@ -10,7 +10,7 @@
 //! against the dry path (delayed by the chain latency) → output meters. Work is done in fixed sub-blocks of at most
 //! [`SUB_BLOCK_FRAMES`] frames, so host block sizes from 1 to 16384 behave identically.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use atomic_float::AtomicF32;
@@ -20,7 +20,7 @@ use crate::dsp::delay_line::DelayLine;
 use crate::dsp::denormals::DenormalGuard;
 use crate::dsp::gain::SmoothedGain;
 use crate::dsp::sanitizer::Sanitizer;
-use crate::meters::{MeterPointView, MeterSet};
+use crate::meters::{LoudnessHistory, MeterPointView, MeterSet};
 use crate::peak_meter::{PeakMeter, PeakMeterView};
 
 /// Frames processed per internal sub-block.
@@ -93,6 +93,15 @@ impl Default for ChainSettings {
     }
 }
 
+/// How the meters follow the host transport (plain settings rendered from the parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MeterSettings {
+    /// Reset integrated loudness, loudness range and maxima when the transport starts playing.
+    pub reset_on_play: bool,
+    /// Hold every loudness and true-peak reading while the transport is stopped.
+    pub pause_when_stopped: bool,
+}
+
 /// What the engine publishes for the editor and the host glue: one writer (the audio thread),
 /// read anywhere through atomics.
 #[derive(Debug, Default)]
@@ -105,6 +114,16 @@ pub struct EngineView {
     pub input_meters: MeterPointView,
     /// Loudness and true peak at the plugin output.
     pub output_meters: MeterPointView,
+    /// Momentary and short-term loudness at the chain input over the last hour, at 10 Hz.
+    pub input_history: LoudnessHistory,
+    /// Momentary and short-term loudness at the output over the last hour, at 10 Hz.
+    pub output_history: LoudnessHistory,
+    /// Set by the editor to ask the audio thread to reset every measurement (integrated, LRA,
+    /// maxima, true peaks, history). The audio thread clears it when done.
+    pub reset_meters_requested: AtomicBool,
+    /// True while the meters hold because the transport is stopped and
+    /// [`MeterSettings::pause_when_stopped`] is on.
+    pub meters_paused: AtomicBool,
     /// Samples of the input replaced because they were NaN, ±∞ or absurdly large, since the
     /// engine was created (never reset, so the editor can tell a new burst from an old one).
     pub bad_input_samples: AtomicU64,
@@ -143,6 +162,14 @@ pub struct Engine {
     input_meters: MeterSet,
     /// Loudness and true-peak meters at the output.
     output_meters: MeterSet,
+    /// 100 ms hops of the input loudness meter already pushed to the history.
+    input_hops_published: u64,
+    /// 100 ms hops of the output loudness meter already pushed to the history.
+    output_hops_published: u64,
+    /// Transport behaviour of the meters.
+    meter_settings: MeterSettings,
+    /// Whether the host transport was playing at the last block (true without a transport).
+    transport_playing: bool,
     /// Published readings.
     view: Arc<EngineView>,
 }
@@ -172,6 +199,10 @@ impl Engine {
             output_peak: PeakMeter::new(spec.sample_rate_hz),
             input_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
             output_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
+            input_hops_published: 0,
+            output_hops_published: 0,
+            meter_settings: MeterSettings::default(),
+            transport_playing: true,
             view: Arc::new(EngineView::default()),
         };
         engine.rebuild();
@@ -209,20 +240,35 @@ impl Engine {
         self.output_meters = MeterSet::new(rate, self.spec.channels);
         self.view.sample_rate_hz.store(rate as f32, Ordering::Relaxed);
         self.reset();
+        self.reset_meters();
     }
 
-    /// Clears all audio state (filters, delays, meters' ballistics) without allocating. Parameter
-    /// smoothers jump to their targets. After `reset`, processing repeats a fresh engine exactly.
+    /// Clears all audio state (filters, delays, smoothers jump to their targets) without
+    /// allocating. After `reset`, the audio output repeats a fresh engine exactly. Measurements
+    /// (integrated loudness, maxima, history) are kept: hosts call reset on seeks and transport
+    /// starts, and a mastering engineer's integrated reading must not vanish with them. They are
+    /// cleared by [`Engine::reset_meters`] (the editor's reset button, "reset on play",
+    /// `prepare`).
     pub fn reset(&mut self) {
         self.sanitizer.reset();
         self.input_trim.settle();
         self.output_gain.settle();
         self.bypass.settle();
         self.dry_delay.reset();
+        self.publish();
+    }
+
+    /// Clears every measurement (loudness, true peak, maxima, history) without touching the audio
+    /// path. What the editor's reset button and "reset on play" do.
+    pub fn reset_meters(&mut self) {
         self.input_peak.reset();
         self.output_peak.reset();
         self.input_meters.reset();
         self.output_meters.reset();
+        self.input_hops_published = 0;
+        self.output_hops_published = 0;
+        self.view.input_history.clear();
+        self.view.output_history.clear();
         self.publish();
     }
 
@@ -251,10 +297,36 @@ impl Engine {
         self.bypass.set_bypassed(settings.bypass);
     }
 
+    /// Sets how the meters follow the transport. Cheap; call it every block.
+    #[inline]
+    pub fn set_meter_settings(&mut self, settings: &MeterSettings) {
+        self.meter_settings = *settings;
+    }
+
+    /// Tells the engine whether the host transport is playing (hosts without a transport, and the
+    /// offline tools, never call it: the meters then always run). Call it before `process`.
+    #[inline]
+    pub fn set_transport_playing(&mut self, playing: bool) {
+        if playing && !self.transport_playing && self.meter_settings.reset_on_play {
+            self.reset_meters();
+        }
+        self.transport_playing = playing;
+    }
+
+    /// Whether the loudness and true-peak meters take in audio right now.
+    #[inline]
+    fn meters_running(&self) -> bool {
+        self.transport_playing || !self.meter_settings.pause_when_stopped
+    }
+
     /// Processes `channels` in place. All channels are treated as the length of the shortest one;
     /// channels beyond [`MAX_CHANNELS`] (or beyond the prepared count) are left untouched.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
         let _denormals = DenormalGuard::new();
+        if self.view.reset_meters_requested.swap(false, Ordering::Relaxed) {
+            self.reset_meters();
+        }
+        self.view.meters_paused.store(!self.meters_running(), Ordering::Relaxed);
         let channel_count = channels.len().min(self.spec.channels);
         let frames = channels.iter().take(channel_count).map(|c| c.len()).min().unwrap_or(0);
         let mut start = 0;
@@ -283,7 +355,11 @@ impl Engine {
             self.view.bad_input_samples.fetch_add(replaced, Ordering::Relaxed);
         }
         self.input_peak.process(&shared(channels)[..channels.len()]);
-        self.input_meters.process(&shared(channels)[..channels.len()]);
+        let meters_running = self.meters_running();
+        if meters_running {
+            self.input_meters.process(&shared(channels)[..channels.len()]);
+            push_history(&self.input_meters, &mut self.input_hops_published, &self.view.input_history);
+        }
 
         // Dry path: the sanitized input, delayed by the chain latency.
         let channel_count = channels.len();
@@ -304,7 +380,10 @@ impl Engine {
         let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
         self.bypass.process(channels, &dry[..channel_count]);
         self.output_peak.process(&shared(channels)[..channels.len()]);
-        self.output_meters.process(&shared(channels)[..channels.len()]);
+        if meters_running {
+            self.output_meters.process(&shared(channels)[..channels.len()]);
+            push_history(&self.output_meters, &mut self.output_hops_published, &self.view.output_history);
+        }
     }
 
     /// Publishes meter readings (relaxed atomic stores only).
@@ -313,6 +392,18 @@ impl Engine {
         self.output_peak.publish(&self.view.output_peak, self.spec.channels);
         self.view.input_meters.publish(&self.input_meters);
         self.view.output_meters.publish(&self.output_meters);
+    }
+}
+
+/// Pushes the meter's latest 100 ms hop to `history` if it has not been pushed yet. Called after
+/// every sub-block (≤ 64 frames, always shorter than a hop), so no hop is missed and the history is
+/// independent of the host's block sizes.
+#[inline]
+fn push_history(meters: &MeterSet, hops_published: &mut u64, history: &LoudnessHistory) {
+    let hops = meters.loudness.hops_done();
+    if hops != *hops_published {
+        *hops_published = hops;
+        history.push(meters.loudness.hop_momentary_lufs(), meters.loudness.hop_short_term_lufs());
     }
 }
 
@@ -500,7 +591,67 @@ mod tests {
             - view.output_meters.max_true_peak_dbtp().unwrap();
         assert!((tp_difference - 6.0).abs() < 0.01);
         engine.reset();
-        assert_eq!(view.output_meters.integrated_lufs(), None, "reset clears the meters");
+        assert!(view.output_meters.integrated_lufs().is_some(), "a host reset keeps the measurements");
+        engine.reset_meters();
+        assert_eq!(view.output_meters.integrated_lufs(), None, "reset_meters clears them");
+    }
+
+    #[test]
+    fn history_runs_at_10_hz_independent_of_block_sizes() {
+        let input = signal(48_000 * 5, 2, 48_000.0);
+        let histories: Vec<Vec<crate::meters::history::HistoryPoint>> = [1usize, 64, 333, 8192]
+            .iter()
+            .map(|&block| {
+                let mut engine = prepared(GAINY);
+                let view = engine.view();
+                render(&mut engine, &input, &mut || block);
+                let mut points = Vec::new();
+                view.output_history.recent(usize::MAX, &mut points);
+                points
+            })
+            .collect();
+        assert_eq!(histories[0].len(), 50, "5 s at 10 Hz");
+        assert!(histories[0][..3].iter().all(|p| p.momentary_lufs.is_none()), "no M before 400 ms");
+        assert!(histories[0][3].momentary_lufs.is_some());
+        assert!(histories[0][28].short_term_lufs.is_none() && histories[0][29].short_term_lufs.is_some());
+        assert!(histories.iter().all(|h| h == &histories[0]));
+    }
+
+    #[test]
+    fn reset_command_pause_and_reset_on_play_follow_the_transport() {
+        let input = signal(48_000 * 2, 2, 48_000.0);
+        let mut engine = prepared(GAINY);
+        let view = engine.view();
+        render(&mut engine, &input, &mut || 512);
+        assert!(view.output_meters.momentary_lufs().is_some());
+
+        // The editor's reset button.
+        view.reset_meters_requested.store(true, Ordering::Relaxed);
+        engine.process(&mut [&mut [0.0f32; 16][..], &mut [0.0f32; 16][..]]);
+        assert!(!view.reset_meters_requested.load(Ordering::Relaxed));
+        assert_eq!(view.output_meters.momentary_lufs(), None);
+        assert!(view.output_history.is_empty());
+
+        // Paused while stopped: the meters hold, the audio still flows.
+        engine.set_meter_settings(&MeterSettings { reset_on_play: true, pause_when_stopped: true });
+        engine.set_transport_playing(false);
+        let output = render(&mut engine, &input, &mut || 512);
+        assert!(view.meters_paused.load(Ordering::Relaxed));
+        assert_eq!(view.output_meters.momentary_lufs(), None);
+        assert!(output[0].iter().any(|&x| x != 0.0));
+
+        // Play: reset, then measure again.
+        engine.set_transport_playing(true);
+        render(&mut engine, &input, &mut || 512);
+        assert!(!view.meters_paused.load(Ordering::Relaxed));
+        let first = view.output_meters.integrated_lufs();
+        assert!(first.is_some());
+        engine.set_transport_playing(true);
+        render(&mut engine, &input, &mut || 512);
+        assert_eq!(view.output_history.len(), 40, "no reset while playing on");
+        engine.set_transport_playing(false);
+        engine.set_transport_playing(true);
+        assert!(view.output_history.is_empty(), "stop → play resets");
     }
 
     #[test]

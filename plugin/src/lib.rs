@@ -106,6 +106,7 @@ impl Plugin for Parity {
             return false;
         }
         self.engine.set_settings(&self.params.chain_settings());
+        self.engine.set_meter_settings(&self.params.meter_settings());
         self.engine.reset();
         self.demo_input =
             STANDALONE_DEMO_INPUT.load(Ordering::Relaxed).then(|| DemoSignal::new(spec.sample_rate_hz));
@@ -124,9 +125,11 @@ impl Plugin for Parity {
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         self.engine.set_settings(&self.params.chain_settings());
+        self.engine.set_meter_settings(&self.params.meter_settings());
+        self.engine.set_transport_playing(context.transport().playing);
         let channels = buffer.as_slice();
         if let Some(demo) = &mut self.demo_input {
             demo.render(channels);

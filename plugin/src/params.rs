@@ -3,7 +3,7 @@
 
 use nice_plug::prelude::*;
 
-use crate::engine::ChainSettings;
+use crate::engine::{ChainSettings, MeterSettings};
 
 /// Range of the input trim and the output gain, in dB.
 pub const GAIN_RANGE_DB: f32 = 24.0;
@@ -21,6 +21,20 @@ pub struct ParityParams {
     /// The output stage.
     #[nested(group = "Output")]
     pub output: OutputParams,
+    /// How the meters follow the transport.
+    #[nested(group = "Meters")]
+    pub meters: MeterParams,
+}
+
+/// Meter options (not automatable: they are preferences, saved with the session).
+#[derive(Params)]
+pub struct MeterParams {
+    /// Reset integrated loudness, loudness range and maxima when playback starts.
+    #[id = "m_rst_play"]
+    pub reset_on_play: BoolParam,
+    /// Hold all loudness readings while playback is stopped.
+    #[id = "m_pause_stop"]
+    pub pause_when_stopped: BoolParam,
 }
 
 /// Parameters of the input stage.
@@ -48,6 +62,10 @@ impl Default for ParityParams {
                 .make_bypass(),
             input: InputParams { trim_db: gain_db_param("Input Trim") },
             output: OutputParams { gain_db: gain_db_param("Output Gain") },
+            meters: MeterParams {
+                reset_on_play: BoolParam::new("Reset Meters on Play", false).non_automatable(),
+                pause_when_stopped: BoolParam::new("Pause Meters when Stopped", false).non_automatable(),
+            },
         }
     }
 }
@@ -62,6 +80,14 @@ fn gain_db_param(name: &str) -> FloatParam {
 }
 
 impl ParityParams {
+    /// The meters' transport behaviour for the current parameter values.
+    pub fn meter_settings(&self) -> MeterSettings {
+        MeterSettings {
+            reset_on_play: self.meters.reset_on_play.value(),
+            pause_when_stopped: self.meters.pause_when_stopped.value(),
+        }
+    }
+
     /// The engine's plain settings for the current parameter values (cheap: a few atomic loads).
     pub fn chain_settings(&self) -> ChainSettings {
         ChainSettings {
@@ -137,5 +163,6 @@ mod tests {
     #[test]
     fn defaults_are_neutral() {
         assert_eq!(ParityParams::default().chain_settings(), ChainSettings::default());
+        assert_eq!(ParityParams::default().meter_settings(), MeterSettings::default());
     }
 }

@@ -47,7 +47,14 @@ const TEST_PACKAGES: &[&str] = &[
 ];
 
 /// Python packages of the VST3 host and editor tests, pinned.
-const PYTHON_PACKAGES: &[&str] = &["pedalboard==0.9.26", "numpy>=1.26,<3", "pytest>=8,<9", "pillow>=10,<13"];
+const PYTHON_PACKAGES: &[&str] = &[
+    "pedalboard==0.9.26",
+    "numpy>=1.26,<3",
+    "pytest>=8,<9",
+    "pillow>=10,<13",
+    "pyloudnorm==0.2.0",
+    "scipy>=1.11,<2",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -270,6 +277,7 @@ fn run_all_tests() -> Result<()> {
             .env("PARITY_CLAP_BUNDLE", bundles.join("Parity.clap"))
             .env("PARITY_STANDALONE", &standalone)
             .env("PARITY_CLAP_RENDER", std::fs::canonicalize("target/debug/parity-clap-render")?)
+            .env("PARITY_MEASURE", std::fs::canonicalize("target/debug/parity-measure")?)
             .env("DISPLAY", &display.name),
         &mut tally,
     )?;

@@ -19,7 +19,7 @@ use crate::params::ParityParams;
 mod level_meter;
 
 /// Default editor size in logical pixels.
-pub const DEFAULT_SIZE: (f32, f32) = (900.0, 520.0);
+pub const DEFAULT_SIZE: (f32, f32) = (900.0, 560.0);
 
 /// Smallest editor size in logical pixels.
 pub const MIN_SIZE: (f32, f32) = (640.0, 400.0);
@@ -109,6 +109,8 @@ impl NiceEguiApp for ParityEditor {
                 ui.add(ParamSlider::for_param(&self.params.output.gain_db, &setter).with_width(260.0));
                 ui.end_row();
             });
+            ui.add_space(6.0);
+            meter_controls(ui, &self.params, &setter, view);
         });
         ui.ctx().request_repaint_after(FRAME_INTERVAL);
     }
@@ -116,6 +118,30 @@ impl NiceEguiApp for ParityEditor {
     fn editor_closed(&mut self) {
         self.gui_context = None;
     }
+}
+
+/// Reset button and the meters' transport options.
+fn meter_controls(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, view: &EngineView) {
+    ui.horizontal(|ui| {
+        if ui.button("Reset meters").on_hover_text("Clear integrated, LRA, maxima and true peaks").clicked() {
+            view.reset_meters_requested.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        for param in [&params.meters.reset_on_play, &params.meters.pause_when_stopped] {
+            let mut on = param.value();
+            if ui.checkbox(&mut on, param.name()).changed() {
+                setter.begin_set_parameter(param);
+                setter.set_parameter(param, on);
+                setter.end_set_parameter(param);
+            }
+        }
+        if view.meters_paused.load(std::sync::atomic::Ordering::Relaxed) {
+            ui.label(
+                egui::RichText::new("METERS PAUSED (transport stopped)")
+                    .strong()
+                    .color(egui::Color32::YELLOW),
+            );
+        }
+    });
 }
 
 /// Title, global bypass and the status lamps.

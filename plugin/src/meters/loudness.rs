@@ -369,6 +369,12 @@ pub struct LoudnessMeter {
     integrated_lufs: Option<f64>,
     /// Loudness range as of the last 100 ms boundary, in LU.
     loudness_range_lu: Option<f64>,
+    /// 100 ms hops completed since reset.
+    hops_done: u64,
+    /// Momentary loudness at the last 100 ms boundary, in LUFS.
+    hop_momentary_lufs: Option<f64>,
+    /// Short-term loudness at the last 100 ms boundary, in LUFS.
+    hop_short_term_lufs: Option<f64>,
 }
 
 impl LoudnessMeter {
@@ -411,6 +417,9 @@ impl LoudnessMeter {
             range: RangeHistogram::new(),
             integrated_lufs: None,
             loudness_range_lu: None,
+            hops_done: 0,
+            hop_momentary_lufs: None,
+            hop_short_term_lufs: None,
         }
     }
 
@@ -433,6 +442,9 @@ impl LoudnessMeter {
         self.range.reset();
         self.integrated_lufs = None;
         self.loudness_range_lu = None;
+        self.hops_done = 0;
+        self.hop_momentary_lufs = None;
+        self.hop_short_term_lufs = None;
     }
 
     /// Sets the BS.1770 weight `G` of `channel` (1.0 front, 1.41 surround, 0.0 excluded).
@@ -531,6 +543,22 @@ impl LoudnessMeter {
         self.gating.total_count
     }
 
+    /// 100 ms hops completed since reset: the 10 Hz clock of the loudness history. A caller that
+    /// feeds less than 100 ms per `process` call sees every hop.
+    pub fn hops_done(&self) -> u64 {
+        self.hops_done
+    }
+
+    /// Momentary loudness at the last 100 ms boundary, in LUFS (`None` before 400 ms).
+    pub fn hop_momentary_lufs(&self) -> Option<f64> {
+        self.hop_momentary_lufs
+    }
+
+    /// Short-term loudness at the last 100 ms boundary, in LUFS (`None` before 3 s).
+    pub fn hop_short_term_lufs(&self) -> Option<f64> {
+        self.hop_short_term_lufs
+    }
+
     /// Meters one block: one slice per channel (full scale = ±1.0). The block length is the
     /// shortest slice; slices beyond the configured channel count are ignored and missing
     /// channels count as silent. Never allocates, locks or panics.
@@ -623,6 +651,9 @@ impl LoudnessMeter {
         }
 
         if done.is_multiple_of(self.subblocks_per_hop as u64) {
+            self.hops_done += 1;
+            self.hop_momentary_lufs = momentary_energy.map(energy_to_lufs);
+            self.hop_short_term_lufs = short_term_energy.map(energy_to_lufs);
             if let Some(z) = momentary_energy {
                 self.gating.add(z);
                 self.integrated_lufs = Some(self.gating.integrated_lufs());

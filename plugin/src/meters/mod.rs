@@ -18,11 +18,13 @@
 //!   3341 / 3342), in fixed memory for sessions of any length.
 //! * [`true_peak`]: polyphase-oversampling true-peak meter (BS.1770-5 Annex 2) plus sample peak.
 
+pub mod history;
 pub mod k_weighting;
 pub mod loudness;
 pub mod true_peak;
 pub mod view;
 
+pub use history::LoudnessHistory;
 pub use k_weighting::{BiquadCoefficients, KWeightingCoefficients, KWeightingFilter};
 pub use loudness::LoudnessMeter;
 pub use true_peak::TruePeakMeter;
