@@ -21,6 +21,8 @@
 pub mod history;
 pub mod k_weighting;
 pub mod loudness;
+pub mod spectrum;
+pub mod stereo;
 pub mod true_peak;
 pub mod view;
 
