@@ -20,6 +20,8 @@ use crate::dsp::delay_line::DelayLine;
 use crate::dsp::denormals::DenormalGuard;
 use crate::dsp::gain::SmoothedGain;
 use crate::dsp::sanitizer::Sanitizer;
+use crate::meters::spectrum::{SpectrumAnalyzer, SpectrumView};
+use crate::meters::stereo::{StereoMeter, StereoView, VectorscopeReader};
 use crate::meters::{LoudnessHistory, MeterPointView, MeterSet};
 use crate::peak_meter::{PeakMeter, PeakMeterView};
 
@@ -162,6 +164,11 @@ pub struct Engine {
     input_meters: MeterSet,
     /// Loudness and true-peak meters at the output.
     output_meters: MeterSet,
+    /// Correlation, width and balance of the output (always running: cheap, and the mix-readiness
+    /// checks need it), plus vectorscope points while the editor shows them.
+    stereo: StereoMeter,
+    /// Spectrum of the output; only runs while the editor is open.
+    spectrum: SpectrumAnalyzer,
     /// 100 ms hops of the input loudness meter already pushed to the history.
     input_hops_published: u64,
     /// 100 ms hops of the output loudness meter already pushed to the history.
@@ -199,6 +206,8 @@ impl Engine {
             output_peak: PeakMeter::new(spec.sample_rate_hz),
             input_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
             output_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
+            stereo: StereoMeter::new(spec.sample_rate_hz),
+            spectrum: SpectrumAnalyzer::new(spec.sample_rate_hz),
             input_hops_published: 0,
             output_hops_published: 0,
             meter_settings: MeterSettings::default(),
@@ -238,6 +247,9 @@ impl Engine {
         self.output_peak = PeakMeter::new(rate);
         self.input_meters = MeterSet::new(rate, self.spec.channels);
         self.output_meters = MeterSet::new(rate, self.spec.channels);
+        // Re-rated in place so the editor's readers stay connected.
+        self.stereo.set_sample_rate_hz(rate);
+        self.spectrum.set_sample_rate_hz(rate);
         self.view.sample_rate_hz.store(rate as f32, Ordering::Relaxed);
         self.reset();
         self.reset_meters();
@@ -269,6 +281,8 @@ impl Engine {
         self.output_hops_published = 0;
         self.view.input_history.clear();
         self.view.output_history.clear();
+        self.stereo.reset();
+        self.spectrum.reset();
         self.publish();
     }
 
@@ -295,6 +309,29 @@ impl Engine {
         self.input_trim.set_target_db(settings.input_trim_db);
         self.output_gain.set_target_db(settings.output_gain_db);
         self.bypass.set_bypassed(settings.bypass);
+    }
+
+    /// Readings of the output's stereo meter (correlation, width, balance).
+    pub fn stereo_view(&self) -> Arc<StereoView> {
+        self.stereo.view()
+    }
+
+    /// The reader of the output spectrum (`Some` once: it belongs to the editor).
+    pub fn take_spectrum_view(&mut self) -> Option<SpectrumView> {
+        self.spectrum.take_view()
+    }
+
+    /// The reader of the output vectorscope points (`Some` once: it belongs to the editor).
+    pub fn take_vectorscope(&mut self) -> Option<VectorscopeReader> {
+        self.stereo.take_vectorscope()
+    }
+
+    /// Turns the analysis only a screen needs (spectrum, vectorscope) on while the editor is open
+    /// and off when it closes. Cheap; call it every block.
+    #[inline]
+    pub fn set_analysis_enabled(&mut self, enabled: bool) {
+        self.spectrum.set_enabled(enabled);
+        self.stereo.set_vectorscope_enabled(enabled);
     }
 
     /// Sets how the meters follow the transport. Cheap; call it every block.
@@ -384,6 +421,13 @@ impl Engine {
             self.output_meters.process(&shared(channels)[..channels.len()]);
             push_history(&self.output_meters, &mut self.output_hops_published, &self.view.output_history);
         }
+        let (left, right) = match channels {
+            [left, right, ..] => (&**left, &**right),
+            [mono] => (&**mono, &**mono),
+            [] => return,
+        };
+        self.stereo.process(left, right);
+        self.spectrum.process(left, right);
     }
 
     /// Publishes meter readings (relaxed atomic stores only).
@@ -652,6 +696,44 @@ mod tests {
         engine.set_transport_playing(false);
         engine.set_transport_playing(true);
         assert!(view.output_history.is_empty(), "stop → play resets");
+    }
+
+    #[test]
+    fn stereo_meter_always_runs_and_the_spectrum_only_when_enabled() {
+        let mut engine = prepared(GAINY);
+        let stereo = engine.stereo_view();
+        let mut spectrum = engine.take_spectrum_view().expect("first take");
+        assert!(engine.take_spectrum_view().is_none(), "handed out once");
+        let mono_in_stereo: Vec<Vec<f32>> = {
+            let channel = signal(48_000, 1, 48_000.0).remove(0);
+            vec![channel.clone(), channel]
+        };
+        render(&mut engine, &mono_in_stereo, &mut || 512);
+        let correlation = stereo
+            .correlation(
+                crate::meters::stereo::CorrelationBand::Full,
+                crate::meters::stereo::Integration::Fast,
+            )
+            .unwrap();
+        assert!((correlation - 1.0).abs() < 1e-4, "{correlation}");
+        assert_eq!(spectrum.latest().sequence, 0, "nothing published while the editor is closed");
+
+        engine.set_analysis_enabled(true);
+        render(&mut engine, &mono_in_stereo, &mut || 512);
+        let frame = spectrum.latest();
+        assert!(frame.sequence > 0);
+        // The 997 Hz component of the test signal stands out of the spectrum.
+        let band = (0..crate::meters::spectrum::DISPLAY_BANDS)
+            .max_by(|&a, &b| frame.levels_db[0][a].total_cmp(&frame.levels_db[0][b]))
+            .unwrap();
+        let peak_hz = crate::meters::spectrum::display_band_frequency_hz(band);
+        assert!((900.0..1100.0).contains(&peak_hz), "{peak_hz}");
+
+        // A new rate keeps the readers connected.
+        engine.prepare(ProcessSpec { sample_rate_hz: 96_000.0, max_block_frames: 512, channels: 2 }).unwrap();
+        engine.set_analysis_enabled(true);
+        render(&mut engine, &mono_in_stereo, &mut || 512);
+        assert_eq!(spectrum.latest().sample_rate_hz, 96_000.0);
     }
 
     #[test]

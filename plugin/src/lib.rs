@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
-use nice_plug_egui::EguiEditor;
+use nice_plug_egui::{EguiEditor, EguiEditorState};
 
 pub mod demo_signal;
 pub mod dsp;
@@ -47,11 +47,18 @@ pub struct Parity {
     engine: Engine,
     /// Built-in demo input for the standalone (`None` in a host).
     demo_input: Option<DemoSignal>,
+    /// The editor's window state; while it is open the engine runs the screen-only analysis.
+    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for Parity {
     fn default() -> Self {
-        Self { params: Arc::new(ParityParams::default()), engine: Engine::new(), demo_input: None }
+        Self {
+            params: Arc::new(ParityParams::default()),
+            engine: Engine::new(),
+            demo_input: None,
+            editor_state: editor::default_state(),
+        }
     }
 }
 
@@ -86,7 +93,12 @@ impl Plugin for Parity {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone(), self.engine.view())
+        let feeds = editor::EditorFeeds {
+            view: self.engine.view(),
+            stereo: self.engine.stereo_view(),
+            spectrum: self.engine.take_spectrum_view(),
+        };
+        editor::create(self.editor_state.clone(), self.params.clone(), feeds)
     }
 
     fn activate(
@@ -130,6 +142,7 @@ impl Plugin for Parity {
         self.engine.set_settings(&self.params.chain_settings());
         self.engine.set_meter_settings(&self.params.meter_settings());
         self.engine.set_transport_playing(context.transport().playing);
+        self.engine.set_analysis_enabled(self.editor_state.is_open());
         let channels = buffer.as_slice();
         if let Some(demo) = &mut self.demo_input {
             demo.render(channels);

@@ -96,8 +96,14 @@ def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):
         time.sleep(1.0)
         before = screenshot(window, screenshot_dir / "editor-default-size.png")
         subprocess.run(["xdotool", "windowsize", window, "1100", "720"], check=True)
-        time.sleep(1.5)
-        after = screenshot(window, screenshot_dir / "editor-resized.png")
+        # The GL surface is recreated on resize; wait (bounded) for the first frame at the new size.
+        deadline = time.monotonic() + 10.0
+        while True:
+            time.sleep(0.5)
+            after = screenshot(window, screenshot_dir / "editor-resized.png")
+            drawn = after.size[0] >= 1000 and meter_green_fraction(after) > 0.02
+            if drawn or time.monotonic() > deadline:
+                break
     finally:
         stop(process)
     assert after.size != before.size, f"window did not resize: {before.size} -> {after.size}"

@@ -43,10 +43,9 @@ pub fn format_dbtp(value: Option<f32>) -> String {
 
 /// A titled meter section: two bars (L, R) with a scale, the loudness readouts beside them, and
 /// the held sample-peak maxima as numbers.
-pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView, meters: &MeterPointView) {
+pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView, meters: &MeterPointView, height: f32) {
     ui.vertical(|ui| {
         ui.label(egui::RichText::new(title).size(15.0).strong());
-        let height = (ui.available_height() - 110.0).clamp(120.0, 600.0);
         ui.horizontal_top(|ui| {
             let width = (ui.available_width() * 0.5).clamp(140.0, 320.0);
             let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());

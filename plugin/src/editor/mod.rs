@@ -14,15 +14,18 @@ use nice_plug_egui::{
 };
 
 use crate::engine::EngineView;
+use crate::meters::spectrum::SpectrumView;
+use crate::meters::stereo::StereoView;
 use crate::params::ParityParams;
 
 mod level_meter;
+mod spectrum_strip;
 
 /// Default editor size in logical pixels.
-pub const DEFAULT_SIZE: (f32, f32) = (900.0, 560.0);
+pub const DEFAULT_SIZE: (f32, f32) = (920.0, 680.0);
 
 /// Smallest editor size in logical pixels.
-pub const MIN_SIZE: (f32, f32) = (640.0, 400.0);
+pub const MIN_SIZE: (f32, f32) = (720.0, 540.0);
 
 /// How long the "bad input" warning stays lit after the last bad sample.
 const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
@@ -30,13 +33,39 @@ const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
 /// Redraw interval while open (meters animate at about 60 fps).
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
+/// The editor's window state: size, and whether it is open (the glue turns the screen-only
+/// analysis on and off with it).
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
+}
+
+/// What the editor reads from the engine.
+pub struct EditorFeeds {
+    /// Meter readings and commands.
+    pub view: Arc<EngineView>,
+    /// Output correlation, width and balance.
+    pub stereo: Arc<StereoView>,
+    /// Output spectrum frames (`None` if another editor already took the reader).
+    pub spectrum: Option<SpectrumView>,
+}
+
 /// Creates the editor for the plugin glue.
-pub fn create(params: Arc<ParityParams>, view: Arc<EngineView>) -> Option<EguiEditor<ParityEditor>> {
-    let state = EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0);
+pub fn create(
+    state: Arc<EguiEditorState>,
+    params: Arc<ParityParams>,
+    feeds: EditorFeeds,
+) -> Option<EguiEditor<ParityEditor>> {
     let settings = EguiNiceSettings::new().with_tile("Parity").with_resize_hint(
         ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = ParityEditor { params, view, gui_context: None, bad_input: BadInputLamp::default() };
+    let app = ParityEditor {
+        params,
+        view: feeds.view,
+        stereo: feeds.stereo,
+        spectrum: feeds.spectrum,
+        gui_context: None,
+        bad_input: BadInputLamp::default(),
+    };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
 
@@ -46,6 +75,10 @@ pub struct ParityEditor {
     params: Arc<ParityParams>,
     /// Engine readings.
     view: Arc<EngineView>,
+    /// Output stereo readings.
+    stereo: Arc<StereoView>,
+    /// Output spectrum frames.
+    spectrum: Option<SpectrumView>,
     /// The host connection, present while a window is open.
     gui_context: Option<GuiContext>,
     /// Remembers when bad input was last seen.
@@ -96,10 +129,27 @@ impl NiceEguiApp for ParityEditor {
         egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
             header(ui, &self.params, &setter, bad_input, view);
             ui.separator();
+            // Meters get what the spectrum strip and the controls (about 150 points) leave.
+            let strip_height = (ui.available_height() * 0.25).clamp(110.0, 260.0);
+            let bar_height = (ui.available_height() - strip_height - 150.0).clamp(150.0, 700.0);
             ui.columns(2, |columns| {
-                level_meter::section(&mut columns[0], "INPUT", &view.input_peak, &view.input_meters);
-                level_meter::section(&mut columns[1], "OUTPUT", &view.output_peak, &view.output_meters);
+                level_meter::section(
+                    &mut columns[0],
+                    "INPUT",
+                    &view.input_peak,
+                    &view.input_meters,
+                    bar_height,
+                );
+                level_meter::section(
+                    &mut columns[1],
+                    "OUTPUT",
+                    &view.output_peak,
+                    &view.output_meters,
+                    bar_height,
+                );
             });
+            ui.separator();
+            spectrum_strip::strip(ui, self.spectrum.as_mut(), &self.stereo, strip_height);
             ui.separator();
             egui::Grid::new("gain-controls").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
                 ui.label("Input Trim");
