@@ -57,6 +57,15 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
+use super::clamp_sample_rate_hz;
+
+/// Equivalent noise bandwidth of the Hann window in bins (Harris 1978, table 1).
+const HANN_ENBW_BINS: f64 = 1.5;
+/// Number of [`Smoothing`] options (band maps precomputed per option).
+const SMOOTHING_OPTIONS: usize = 5;
+/// Spectrum lanes kept per bin: L, R, M, S.
+const LANES: usize = 4;
+
 /// Number of log-spaced points in a published spectrum trace.
 pub const DISPLAY_BANDS: usize = 256;
 
@@ -99,32 +108,10 @@ pub const OCTAVE_BANDS: usize = 10;
 pub const OCTAVE_BAND_NOMINAL_HZ: [f32; OCTAVE_BANDS] =
     [31.5, 63.0, 125.0, 250.0, 500.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0, 16_000.0];
 
-/// Lowest supported sample rate, Hz (lower requests are clamped up).
-const MIN_RATE_HZ: f64 = 8_000.0;
-/// Highest supported sample rate, Hz (higher requests are clamped down).
-const MAX_RATE_HZ: f64 = 768_000.0;
-/// Rate used for non-finite requests, Hz.
-const FALLBACK_RATE_HZ: f64 = 48_000.0;
-/// Equivalent noise bandwidth of the Hann window in bins (Harris 1978, table 1).
-const HANN_ENBW_BINS: f64 = 1.5;
-/// Number of [`Smoothing`] options (band maps precomputed per option).
-const SMOOTHING_OPTIONS: usize = 5;
-/// Spectrum lanes kept per bin: L, R, M, S.
-const LANES: usize = 4;
-
-/// Clamps a requested sample rate (Hz) to the supported range; non-finite gives 48 kHz.
-fn clamp_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(MIN_RATE_HZ, MAX_RATE_HZ)
-    } else {
-        FALLBACK_RATE_HZ
-    }
-}
-
 /// FFT length used at `sample_rate_hz` (clamped to 8–768 kHz): 4096 up to 24 kHz, 8192 up to
 /// 64 kHz, 16384 up to 128 kHz, 32768 above.
 pub fn fft_size_for_rate(sample_rate_hz: f64) -> usize {
-    let fs = clamp_rate_hz(sample_rate_hz);
+    let fs = clamp_sample_rate_hz(sample_rate_hz);
     if fs <= 24_000.0 {
         4_096
     } else if fs <= 64_000.0 {
@@ -792,7 +779,7 @@ impl SpectrumAnalyzer {
     pub fn new(sample_rate_hz: f64) -> Self {
         let (writer, reader) = triple_buffer(SpectrumFrame::empty());
         Self {
-            analysis: Analysis::new(clamp_rate_hz(sample_rate_hz)),
+            analysis: Analysis::new(clamp_sample_rate_hz(sample_rate_hz)),
             enabled: false,
             mode: ChannelMode::LeftRight,
             averaging: Averaging::Fast,
@@ -814,7 +801,7 @@ impl SpectrumAnalyzer {
     /// call it outside `process`. Settings, enable state and the view connection are kept;
     /// averages are cleared.
     pub fn set_sample_rate_hz(&mut self, sample_rate_hz: f64) {
-        self.analysis = Analysis::new(clamp_rate_hz(sample_rate_hz));
+        self.analysis = Analysis::new(clamp_sample_rate_hz(sample_rate_hz));
     }
 
     /// Clears input history and all averages without allocating.

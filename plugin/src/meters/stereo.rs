@@ -50,6 +50,17 @@ use std::sync::Arc;
 
 use atomic_float::AtomicF32;
 
+use super::{clamp_sample_rate_hz, FALLBACK_SAMPLE_RATE_HZ};
+
+/// Mean-square threshold matching [`SIGNAL_THRESHOLD_DBFS`] (`10^(−90/10)`).
+const SIGNAL_THRESHOLD_MEAN_SQUARE: f64 = 1e-9;
+/// Filter states below this magnitude are set to zero (no subnormals).
+const STATE_SNAP: f64 = 1e-15;
+/// Integrated energies below this magnitude are set to zero (square of [`STATE_SNAP`]).
+const ENERGY_SNAP: f64 = 1e-30;
+/// Number of correlation bands.
+const BANDS: usize = 4;
+
 /// Time constant of the fast integration, ms.
 pub const FAST_TIME_CONSTANT_MS: f64 = 300.0;
 
@@ -79,30 +90,6 @@ pub const PUBLISH_INTERVAL_MS: f64 = 10.0;
 
 /// Length of the fixed integration sub-block, samples.
 pub const SUB_BLOCK_SAMPLES: usize = 16;
-
-/// Mean-square threshold matching [`SIGNAL_THRESHOLD_DBFS`] (`10^(−90/10)`).
-const SIGNAL_THRESHOLD_MEAN_SQUARE: f64 = 1e-9;
-/// Filter states below this magnitude are set to zero (no subnormals).
-const STATE_SNAP: f64 = 1e-15;
-/// Integrated energies below this magnitude are set to zero (square of [`STATE_SNAP`]).
-const ENERGY_SNAP: f64 = 1e-30;
-/// Lowest supported sample rate, Hz.
-const MIN_RATE_HZ: f64 = 8_000.0;
-/// Highest supported sample rate, Hz.
-const MAX_RATE_HZ: f64 = 768_000.0;
-/// Rate used for non-finite requests, Hz.
-const FALLBACK_RATE_HZ: f64 = 48_000.0;
-/// Number of correlation bands.
-const BANDS: usize = 4;
-
-/// Clamps a requested sample rate (Hz) to the supported range; non-finite gives 48 kHz.
-fn clamp_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(MIN_RATE_HZ, MAX_RATE_HZ)
-    } else {
-        FALLBACK_RATE_HZ
-    }
-}
 
 /// Frequency band of a correlation reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -529,8 +516,8 @@ impl StereoMeter {
         let (producer, reader) = point_ring(VECTORSCOPE_CAPACITY);
         let mut meter = Self {
             sample_rate_hz: 0.0,
-            low_split: Svf::new(LOW_CROSSOVER_HZ, FALLBACK_RATE_HZ),
-            high_split: Svf::new(HIGH_CROSSOVER_HZ, FALLBACK_RATE_HZ),
+            low_split: Svf::new(LOW_CROSSOVER_HZ, FALLBACK_SAMPLE_RATE_HZ),
+            high_split: Svf::new(HIGH_CROSSOVER_HZ, FALLBACK_SAMPLE_RATE_HZ),
             accumulator: [[0.0; 3]; BANDS],
             phase: 0,
             integrated: [[[0.0; 3]; BANDS]; 2],
@@ -551,7 +538,7 @@ impl StereoMeter {
     /// Re-designs filters and time constants for a new rate, Hz (clamped like `new`) and resets
     /// the readings. Does not allocate; the view and the vectorscope ring stay connected.
     pub fn set_sample_rate_hz(&mut self, sample_rate_hz: f64) {
-        let fs = clamp_rate_hz(sample_rate_hz);
+        let fs = clamp_sample_rate_hz(sample_rate_hz);
         self.sample_rate_hz = fs;
         self.low_split = Svf::new(LOW_CROSSOVER_HZ, fs);
         self.high_split = Svf::new(HIGH_CROSSOVER_HZ, fs);
