@@ -4,8 +4,9 @@
 //!   installs them into `~/.clap` and `~/.vst3`, then runs the built-in demo through the installed
 //!   CLAP plugin and prints what it measured.
 //! - `test`: the README's test command. Installs what the tests need (system packages, a Python
-//!   venv with pedalboard), builds the alloc-guard test bundle and the standalone, runs
-//!   `cargo test --workspace` and the Python host and editor tests, and prints the total count.
+//!   venv with pedalboard), checks rustfmt and clippy (`-D warnings`), builds the alloc-guard test
+//!   bundle and the standalone, runs `cargo test --workspace` and the Python host and editor
+//!   tests, and prints the total count.
 //! - `deps`: only the system packages.
 //! - `install`: release bundles into `~/.clap` and `~/.vst3`.
 //! - `bundle-guard`: the test bundle (debug assertions + nice-plug's `assert_process_allocs`) into
@@ -214,6 +215,21 @@ fn python_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
+/// Whether `cargo <tool> --version` works; prints a notice when it does not.
+fn has_cargo_tool(tool: &str) -> bool {
+    let available = Command::new("cargo")
+        .args([tool, "--version"])
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false);
+    if !available {
+        eprintln!(
+            "xtask: `cargo {tool}` is not installed; skipping that check (rustup component add {tool})"
+        );
+    }
+    available
+}
+
 /// Pass/fail counts gathered from the test runners' summary lines.
 #[derive(Default, Debug)]
 struct Tally {
@@ -256,6 +272,23 @@ fn run_counted(command: &mut Command, tally: &mut Tally) -> Result<bool> {
 fn run_all_tests() -> Result<()> {
     install_system_packages(&[BUILD_PACKAGES, TEST_PACKAGES].concat())?;
     let python = python_venv()?;
+    // Style gates first: they fail fast and cost little. (A toolchain without the rustfmt or
+    // clippy component skips its gate with a notice: components cannot be fetched offline.)
+    if has_cargo_tool("fmt") {
+        run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
+    }
+    if has_cargo_tool("clippy") {
+        run(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            TEST_FEATURES,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
     let bundles = std::fs::canonicalize(bundle_guard()?)?;
     // The editor tests drive the standalone (built with the bundle) under Xvfb.
     let standalone = std::fs::canonicalize("target/debug/parity-standalone")?;
