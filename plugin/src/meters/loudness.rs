@@ -19,15 +19,18 @@
 //!   (75 % overlap), absolute gate −70 LUFS, relative gate −10 LU. Blocks go into a fixed-size
 //!   histogram of [`HISTOGRAM_BIN_WIDTH_LU`] bins that keeps per bin the block count *and* the
 //!   sum of block energies, so the gated mean is exact except for blocks that share a bin with
-//!   the relative threshold (within 0.01 LU of it).
+//!   the relative threshold (within 0.01 LU of it). The bins live in Fenwick trees
+//!   ([`super::fenwick`]), so each 100 ms update and query costs O(log n), never a scan.
 //! * Loudness range (EBU Tech 3342) samples short-term loudness every 100 ms (10 Hz), gates at
 //!   −70 LUFS absolute and −20 LU relative, and reports the 10th-to-95th percentile spread, from
-//!   a fixed-size count histogram (percentiles resolved to 0.01 LU).
+//!   a fixed-size count histogram (percentiles resolved to 0.01 LU, found by O(log n) rank
+//!   searches).
 //!
 //! Readings are `None` until the corresponding window has been filled; silence reads
 //! `f64::NEG_INFINITY`, never NaN.
 
 use super::clamp_sample_rate_hz;
+use super::fenwick::FenwickTree;
 use super::k_weighting::{accumulate_energy_pair, KWeightingFilter};
 
 /// Momentary loudness window (EBU Tech 3341 §2.1), in ms.
@@ -150,38 +153,35 @@ fn subblock_plan(sample_rate_hz: f64) -> (usize, usize) {
 }
 
 /// Histogram of 400 ms gating-block loudness for integrated loudness: per bin the number of
-/// blocks and the sum of their mean-square energies.
+/// blocks and the sum of their mean-square energies, in Fenwick trees indexed from the loudest
+/// bin down, so "everything above the relative gate" is one O(log n) prefix sum.
 #[derive(Debug, Clone)]
 struct GatingHistogram {
-    /// Blocks per bin.
-    counts: Vec<u64>,
-    /// Sum of the blocks' weighted mean squares per bin.
-    energies: Vec<f64>,
+    /// Blocks per bin (tree index = `HISTOGRAM_BINS − 1 − bin`).
+    counts: FenwickTree<u64>,
+    /// Sum of the blocks' weighted mean squares per bin (same indexing).
+    energies: FenwickTree<f64>,
     /// Blocks above the absolute gate.
     total_count: u64,
     /// Sum of the energies of all blocks above the absolute gate.
     total_energy: f64,
-    /// Highest occupied bin.
-    top_bin: usize,
 }
 
 impl GatingHistogram {
     fn new() -> Self {
         Self {
-            counts: vec![0; HISTOGRAM_BINS],
-            energies: vec![0.0; HISTOGRAM_BINS],
+            counts: FenwickTree::new(HISTOGRAM_BINS),
+            energies: FenwickTree::new(HISTOGRAM_BINS),
             total_count: 0,
             total_energy: 0.0,
-            top_bin: 0,
         }
     }
 
     fn reset(&mut self) {
-        self.counts.fill(0);
-        self.energies.fill(0.0);
+        self.counts.clear();
+        self.energies.clear();
         self.total_count = 0;
         self.total_energy = 0.0;
-        self.top_bin = 0;
     }
 
     /// Adds one block if it passes the absolute gate (BS.1770-5 eq. 5: `l > −70 LUFS`).
@@ -190,14 +190,11 @@ impl GatingHistogram {
         if !energy.is_finite() || loudness <= ABSOLUTE_GATE_LUFS {
             return;
         }
-        let bin = histogram_bin(loudness);
-        if let (Some(count), Some(sum)) = (self.counts.get_mut(bin), self.energies.get_mut(bin)) {
-            *count += 1;
-            *sum += energy;
-            self.total_count += 1;
-            self.total_energy += energy;
-            self.top_bin = self.top_bin.max(bin);
-        }
+        let index = HISTOGRAM_BINS - 1 - histogram_bin(loudness);
+        self.counts.add(index, 1);
+        self.energies.add(index, energy);
+        self.total_count += 1;
+        self.total_energy += energy;
     }
 
     /// Mean energy of the absolute-gated blocks, `None` if there are none.
@@ -205,16 +202,14 @@ impl GatingHistogram {
         (self.total_count > 0).then(|| self.total_energy / self.total_count as f64)
     }
 
-    /// Count and energy sum of the blocks at or above the bin of `threshold_lufs`.
+    /// Count and energy sum of the blocks at or above the bin of `threshold_lufs` (O(log n)).
     fn sum_above(&self, threshold_lufs: f64) -> (u64, f64) {
         let first = first_bin_above(threshold_lufs);
-        let last = self.top_bin.min(HISTOGRAM_BINS - 1);
-        if first > last {
+        if first >= HISTOGRAM_BINS {
             return (0, 0.0);
         }
-        let counts = self.counts.get(first..=last).unwrap_or(&[]);
-        let energies = self.energies.get(first..=last).unwrap_or(&[]);
-        counts.iter().zip(energies).fold((0, 0.0), |(n, e), (&c, &s)| (n + c, e + s))
+        let end = HISTOGRAM_BINS - first;
+        (self.counts.prefix_sum(end), self.energies.prefix_sum(end))
     }
 
     /// Gated integrated loudness (BS.1770-5 eqs. 6–7), −∞ when no block passed the gates.
@@ -232,29 +227,27 @@ impl GatingHistogram {
     }
 }
 
-/// Histogram of 10 Hz short-term loudness values for loudness range (EBU Tech 3342).
+/// Histogram of 10 Hz short-term loudness values for loudness range (EBU Tech 3342), as a
+/// Fenwick tree of counts so percentiles are O(log n) rank searches.
 #[derive(Debug, Clone)]
 struct RangeHistogram {
     /// Short-term values per bin.
-    counts: Vec<u64>,
+    counts: FenwickTree<u64>,
     /// Values above the absolute gate.
     total_count: u64,
     /// Sum of the energies of all values above the absolute gate (for the relative gate).
     total_energy: f64,
-    /// Highest occupied bin.
-    top_bin: usize,
 }
 
 impl RangeHistogram {
     fn new() -> Self {
-        Self { counts: vec![0; HISTOGRAM_BINS], total_count: 0, total_energy: 0.0, top_bin: 0 }
+        Self { counts: FenwickTree::new(HISTOGRAM_BINS), total_count: 0, total_energy: 0.0 }
     }
 
     fn reset(&mut self) {
-        self.counts.fill(0);
+        self.counts.clear();
         self.total_count = 0;
         self.total_energy = 0.0;
-        self.top_bin = 0;
     }
 
     /// Adds one short-term value if it passes the absolute gate (−70 LUFS).
@@ -263,13 +256,9 @@ impl RangeHistogram {
         if !energy.is_finite() || loudness <= ABSOLUTE_GATE_LUFS {
             return;
         }
-        let bin = histogram_bin(loudness);
-        if let Some(count) = self.counts.get_mut(bin) {
-            *count += 1;
-            self.total_count += 1;
-            self.total_energy += energy;
-            self.top_bin = self.top_bin.max(bin);
-        }
+        self.counts.add(histogram_bin(loudness), 1);
+        self.total_count += 1;
+        self.total_energy += energy;
     }
 
     /// Loudness range in LU (EBU Tech 3342): spread between the 10th and 95th percentiles of
@@ -281,32 +270,18 @@ impl RangeHistogram {
         }
         let mean = self.total_energy / self.total_count as f64;
         let threshold = energy_to_lufs(mean) + LRA_RELATIVE_GATE_LU;
-        let first = first_bin_above(threshold);
-        let last = self.top_bin.min(HISTOGRAM_BINS - 1);
-        let Some(counts) = self.counts.get(first..=last) else {
-            return 0.0;
-        };
-        let n: u64 = counts.iter().sum();
+        let first = first_bin_above(threshold).min(HISTOGRAM_BINS);
+        let below = self.counts.prefix_sum(first);
+        let n = self.total_count.saturating_sub(below);
         if n == 0 {
             return 0.0;
         }
-        // Nearest-rank percentiles on the sorted values, as libebur128 indexes them.
-        let rank = |p: f64| ((n - 1) as f64 * p + 0.5) as u64;
-        let (low_rank, high_rank) = (rank(LRA_LOW_PERCENTILE), rank(LRA_HIGH_PERCENTILE));
-        let (mut low, mut high) = (None, None);
-        let mut seen = 0;
-        for (offset, &count) in counts.iter().enumerate() {
-            seen += count;
-            if low.is_none() && seen > low_rank {
-                low = Some(bin_centre_lufs(first + offset));
-            }
-            if seen > high_rank {
-                high = Some(bin_centre_lufs(first + offset));
-                break;
-            }
-        }
-        match (low, high) {
-            (Some(l), Some(h)) => h - l,
+        // Nearest-rank percentiles on the sorted gated values, as libebur128 indexes them; the
+        // gated values are the `n` largest, so their ranks start after the `below` others.
+        let rank = |p: f64| below + ((n - 1) as f64 * p + 0.5) as u64;
+        match (self.counts.find_rank(rank(LRA_LOW_PERCENTILE)), self.counts.find_rank(rank(LRA_HIGH_PERCENTILE)))
+        {
+            (Some(low), Some(high)) => bin_centre_lufs(high) - bin_centre_lufs(low),
             _ => 0.0,
         }
     }
@@ -674,8 +649,10 @@ mod tests {
     const RATES: [f64; 3] = [48_000.0, 44_100.0, 96_000.0];
 
     /// Stereo 1 kHz tone segments from `(dBFS, seconds)` pairs.
+    /// Levels at or below −150 dBFS are exact digital silence.
     fn stereo_tones(fs: f64, parts: &[(f64, f64)]) -> Vec<Vec<f32>> {
-        let levels: Vec<[Option<f64>; 2]> = parts.iter().map(|&(db, _)| [Some(db), Some(db)]).collect();
+        let levels: Vec<[Option<f64>; 2]> =
+            parts.iter().map(|&(db, _)| [(db > -150.0).then_some(db); 2]).collect();
         let segments: Vec<ToneSegment<'_>> = parts
             .iter()
             .zip(&levels)
@@ -769,6 +746,81 @@ mod tests {
             let m = worst_after(&t.momentary, fs, 1.0, -23.0);
             println!("3341 case 12 @ {fs} Hz: worst |ΔM| after 1 s {m:.4}");
             assert!(m <= 0.1);
+        }
+    }
+
+    /// Stereo 1 kHz tone bursts as EBU Tech 3341 cases 10, 11, 13 and 14 define them: burst `i`
+    /// (0..20) is `i·offset_s` of silence, `burst_s` of tone at `level_dbfs(i)`, then
+    /// `tail_s(i)` of silence. Returns the signal and each burst's `[start, end)` in samples.
+    fn burst_sequence(
+        fs: f64,
+        offset_s: f64,
+        burst_s: f64,
+        level_dbfs: impl Fn(usize) -> f64,
+        tail_s: impl Fn(usize) -> f64,
+    ) -> (Vec<Vec<f32>>, Vec<(u64, u64)>) {
+        let mut parts = Vec::new();
+        let mut bounds = Vec::new();
+        let mut start = 0u64;
+        for i in 0..20 {
+            let segment = [(-200.0, i as f64 * offset_s), (level_dbfs(i), burst_s), (-200.0, tail_s(i))];
+            let len: u64 = segment.iter().map(|&(_, d)| (d * fs).round() as u64).sum();
+            bounds.push((start, start + len));
+            start += len;
+            parts.extend(segment);
+        }
+        (stereo_tones(fs, &parts), bounds)
+    }
+
+    /// Largest value evaluated inside `[start, end)` (by evaluation position).
+    fn max_within(values: &[(u64, f64)], (start, end): (u64, u64)) -> f64 {
+        values.iter().filter(|(pos, _)| *pos > start && *pos <= end).map(|&(_, v)| v).fold(f64::MIN, f64::max)
+    }
+
+    #[test]
+    fn tech3341_synthetic_burst_cases_10_11_13_14() {
+        for fs in RATES {
+            // Case 10: i·0.15 s silence, 3 s at −23 dBFS, 1 s silence; max S of each = −23.
+            // Case 13: i·20 ms silence, 0.4 s at −23 dBFS, 1 s silence; max M of each = −23.
+            // Each is a separate file in the official set, so each burst gets a fresh meter.
+            for (case, offset_s, burst_s, short_term) in [(10, 0.15, 3.0, true), (13, 0.02, 0.4, false)] {
+                let mut worst = 0.0_f64;
+                for i in 0..20 {
+                    let parts = [(-200.0, i as f64 * offset_s), (-23.0, burst_s), (-200.0, 1.0)];
+                    let signal = stereo_tones(fs, &parts);
+                    let mut meter = LoudnessMeter::new(fs, 2);
+                    feed_blocks(&signal, 997, |b| meter.process(b));
+                    let max =
+                        if short_term { meter.max_short_term_lufs() } else { meter.max_momentary_lufs() };
+                    let error = (max.unwrap_or(f64::NAN) + 23.0).abs();
+                    worst = worst.max(error);
+                    assert!(error <= 0.1, "case {case}-{} @ {fs}: {max:?}", i + 1);
+                }
+                println!("3341 case {case} synthesized @ {fs} Hz: worst |Δ max| {worst:.4}");
+            }
+            // Case 11: i·0.15 s silence, 3 s at (−38 + i) dBFS, (3 − i·0.15) s silence, all in
+            // one sequence; the live max S within each segment reads −38 … −19.
+            // Case 14: the same with 20 ms steps, 0.4 s bursts and (0.4 − i·0.02) s tails; max M.
+            for (case, offset_s, burst_s, short_term) in [(11, 0.15, 3.0, true), (14, 0.02, 0.4, false)] {
+                let (signal, bounds) = burst_sequence(
+                    fs,
+                    offset_s,
+                    burst_s,
+                    |i| -38.0 + i as f64,
+                    |i| burst_s - i as f64 * offset_s,
+                );
+                let mut meter = LoudnessMeter::new(fs, 2);
+                let t = trace(&mut meter, &signal);
+                let values = if short_term { &t.short_term } else { &t.momentary };
+                let mut worst = 0.0_f64;
+                for (i, &segment) in bounds.iter().enumerate() {
+                    let expected = -38.0 + i as f64;
+                    let error = (max_within(values, segment) - expected).abs();
+                    worst = worst.max(error);
+                    assert!(error <= 0.1, "case {case} segment {i} @ {fs}: error {error}");
+                }
+                println!("3341 case {case} synthesized @ {fs} Hz: worst |Δ segment max| {worst:.4}");
+            }
         }
     }
 

@@ -18,6 +18,7 @@
 //!   3341 / 3342), in fixed memory for sessions of any length.
 //! * [`true_peak`]: polyphase-oversampling true-peak meter (BS.1770-5 Annex 2) plus sample peak.
 
+pub mod fenwick;
 pub mod history;
 pub mod k_weighting;
 pub mod loudness;
