@@ -41,6 +41,17 @@ pub fn format_dbtp(value: Option<f32>) -> String {
     }
 }
 
+/// Formats a position since the last reset as `m:ss.s`, "—" when there is none.
+pub fn format_position(seconds: Option<f64>) -> String {
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            let minutes = (s / 60.0).floor();
+            format!("{}:{:04.1}", minutes as u64, s - minutes * 60.0)
+        }
+        _ => "—".to_owned(),
+    }
+}
+
 /// A titled meter section: two bars (L, R) with a scale, the loudness readouts beside them, and
 /// the held sample-peak maxima as numbers.
 pub fn section(ui: &mut egui::Ui, title: &str, view: &PeakMeterView, meters: &MeterPointView, height: f32) {
@@ -92,14 +103,32 @@ fn loudness_readouts(ui: &mut egui::Ui, meters: &MeterPointView) {
         let colour = if over { Color32::from_rgb(255, 90, 80) } else { ui.visuals().text_color() };
         ui.label(egui::RichText::new(format_dbtp(true_peak)).size(18.0).monospace().color(colour))
             .on_hover_text(format!(
-                "dBTP, L {} / R {}; {} over(s) above −1 dBTP",
+                "dBTP, L {} / R {}, at {}; {} over(s) above −1 dBTP ({} sample periods)",
                 format_dbtp(meters.true_peak_dbtp(0)),
                 format_dbtp(meters.true_peak_dbtp(1)),
+                format_position(meters.true_peak_position_s()),
+                meters.over_events(),
                 meters.over_count()
             ));
         ui.end_row();
         ui.label(small("PLR"));
-        ui.label(egui::RichText::new(format_lu(meters.plr_db())).size(18.0).monospace());
+        ui.label(egui::RichText::new(format_lu(meters.plr_db())).size(18.0).monospace())
+            .on_hover_text("peak-to-loudness ratio: max true peak − integrated, dB");
+        ui.end_row();
+        let medium = |text: String| egui::RichText::new(text).size(14.0).monospace();
+        ui.label(small("PSR"));
+        ui.label(medium(format_lu(meters.psr_db())))
+            .on_hover_text("peak-to-short-term ratio: true peak of the last 3 s − S, dB");
+        ui.end_row();
+        ui.label(small("Crest"));
+        ui.label(medium(format_lu(meters.crest_db()))).on_hover_text(format!(
+            "sample peak over RMS since reset, dB; RMS (300 ms) L {} / R {} dBFS",
+            format_lu(meters.rms_dbfs(0)),
+            format_lu(meters.rms_dbfs(1))
+        ));
+        ui.end_row();
+        ui.label(small("Overs"));
+        ui.label(medium(meters.over_events().to_string()));
         ui.end_row();
     });
 }
@@ -192,5 +221,9 @@ mod tests {
         assert_eq!(format_lu(Some(-14.04)), "−14.0");
         assert_eq!(format_dbtp(Some(-0.996)), "−1.00");
         assert_eq!(format_dbtp(Some(0.5)), "+0.50");
+        assert_eq!(format_position(None), "—");
+        assert_eq!(format_position(Some(f64::NAN)), "—");
+        assert_eq!(format_position(Some(75.25)), "1:15.2");
+        assert_eq!(format_position(Some(3.0)), "0:03.0");
     }
 }

@@ -19,6 +19,7 @@ use crate::meters::stereo::StereoView;
 use crate::params::ParityParams;
 
 mod level_meter;
+mod loudness_graph;
 mod spectrum_strip;
 
 /// Default editor size in logical pixels.
@@ -65,6 +66,8 @@ pub fn create(
         spectrum: feeds.spectrum,
         gui_context: None,
         bad_input: BadInputLamp::default(),
+        strip: StripMode::Spectrum,
+        history_points: Vec::new(),
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -83,6 +86,19 @@ pub struct ParityEditor {
     gui_context: Option<GuiContext>,
     /// Remembers when bad input was last seen.
     bad_input: BadInputLamp,
+    /// What the strip under the meters shows.
+    strip: StripMode,
+    /// Reused buffer for the loudness graph's points (GUI thread only).
+    history_points: Vec<crate::meters::history::HistoryPoint>,
+}
+
+/// What the strip under the meters shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StripMode {
+    /// Output spectrum with the stereo readouts.
+    Spectrum,
+    /// Output loudness history (M and S) with the short-term histogram.
+    Loudness,
 }
 
 /// Tracks the engine's bad-sample counter to light a warning for a while after it moves.
@@ -131,7 +147,7 @@ impl NiceEguiApp for ParityEditor {
             ui.separator();
             // Meters get what the spectrum strip and the controls (about 150 points) leave.
             let strip_height = (ui.available_height() * 0.25).clamp(110.0, 260.0);
-            let bar_height = (ui.available_height() - strip_height - 150.0).clamp(150.0, 700.0);
+            let bar_height = (ui.available_height() - strip_height - 180.0).clamp(150.0, 700.0);
             ui.columns(2, |columns| {
                 level_meter::section(
                     &mut columns[0],
@@ -149,7 +165,25 @@ impl NiceEguiApp for ParityEditor {
                 );
             });
             ui.separator();
-            spectrum_strip::strip(ui, self.spectrum.as_mut(), &self.stereo, strip_height);
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.strip, StripMode::Spectrum, "Spectrum");
+                ui.selectable_value(&mut self.strip, StripMode::Loudness, "Loudness history");
+            });
+            match self.strip {
+                StripMode::Spectrum => {
+                    spectrum_strip::strip(ui, self.spectrum.as_mut(), &self.stereo, strip_height)
+                }
+                StripMode::Loudness => {
+                    let width = ui.available_width();
+                    loudness_graph::graph(
+                        ui,
+                        &view.output_history,
+                        &mut self.history_points,
+                        width,
+                        strip_height,
+                    );
+                }
+            }
             ui.separator();
             egui::Grid::new("gain-controls").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
                 ui.label("Input Trim");

@@ -279,8 +279,10 @@ impl RangeHistogram {
         // Nearest-rank percentiles on the sorted gated values, as libebur128 indexes them; the
         // gated values are the `n` largest, so their ranks start after the `below` others.
         let rank = |p: f64| below + ((n - 1) as f64 * p + 0.5) as u64;
-        match (self.counts.find_rank(rank(LRA_LOW_PERCENTILE)), self.counts.find_rank(rank(LRA_HIGH_PERCENTILE)))
-        {
+        match (
+            self.counts.find_rank(rank(LRA_LOW_PERCENTILE)),
+            self.counts.find_rank(rank(LRA_HIGH_PERCENTILE)),
+        ) {
             (Some(low), Some(high)) => bin_centre_lufs(high) - bin_centre_lufs(low),
             _ => 0.0,
         }

@@ -17,10 +17,15 @@
 //! * [`loudness`]: momentary / short-term / integrated loudness and loudness range (EBU Tech
 //!   3341 / 3342), in fixed memory for sessions of any length.
 //! * [`true_peak`]: polyphase-oversampling true-peak meter (BS.1770-5 Annex 2) plus sample peak.
+//! * [`level`]: RMS (300 ms and since reset) and crest factor.
+//! * [`fenwick`]: the prefix-sum trees that keep integrated loudness and LRA updates O(log n).
+//! * [`history`], [`spectrum`], [`stereo`], [`view`]: the editor's graph, analyser, stereo
+//!   meters and the lock-free hand-off of every reading.
 
 pub mod fenwick;
 pub mod history;
 pub mod k_weighting;
+pub mod level;
 pub mod loudness;
 pub mod spectrum;
 pub mod stereo;
@@ -29,6 +34,7 @@ pub mod view;
 
 pub use history::LoudnessHistory;
 pub use k_weighting::{BiquadCoefficients, KWeightingCoefficients, KWeightingFilter};
+pub use level::LevelMeter;
 pub use loudness::LoudnessMeter;
 pub use true_peak::TruePeakMeter;
 pub use view::MeterPointView;
@@ -75,6 +81,8 @@ pub struct MeterSet {
     pub loudness: LoudnessMeter,
     /// True-peak and sample-peak levels per channel.
     pub true_peak: TruePeakMeter,
+    /// RMS and crest factor per channel.
+    pub level: LevelMeter,
 }
 
 impl MeterSet {
@@ -84,6 +92,7 @@ impl MeterSet {
         Self {
             loudness: LoudnessMeter::new(sample_rate_hz, channels),
             true_peak: TruePeakMeter::new(sample_rate_hz, channels),
+            level: LevelMeter::new(sample_rate_hz, channels),
         }
     }
 
@@ -91,12 +100,22 @@ impl MeterSet {
     pub fn reset(&mut self) {
         self.loudness.reset();
         self.true_peak.reset();
+        self.level.reset();
     }
 
     /// Feeds one block (one slice per channel) to both meters. Never allocates.
     pub fn process(&mut self, channels: &[&[f32]]) {
         self.loudness.process(channels);
         self.true_peak.process(channels);
+        self.level.process(channels);
+    }
+
+    /// Peak-to-short-term-loudness ratio in dB: the highest true peak of the last 3 s minus the
+    /// short-term loudness (`None` before 3 s or while the short-term loudness is −∞).
+    pub fn psr_db(&self) -> Option<f64> {
+        let short_term = self.loudness.short_term_lufs().filter(|s| s.is_finite())?;
+        let peak = self.true_peak.recent_true_peak_dbtp();
+        peak.is_finite().then_some(peak - short_term)
     }
 }
 
@@ -292,6 +311,9 @@ mod tests {
         let l = &m.loudness;
         let opt = |v: Option<f64>| v.map_or(u64::MAX, f64::to_bits);
         let mut out = vec![
+            opt(m.psr_db()),
+            opt(m.level.crest_db()),
+            m.true_peak.recent_true_peak_dbtp().to_bits(),
             opt(l.momentary_lufs()),
             opt(l.short_term_lufs()),
             opt(l.integrated_lufs()),
@@ -309,6 +331,9 @@ mod tests {
             out.push(m.true_peak.true_peak_position_samples(c).unwrap_or(u64::MAX));
             out.push(m.true_peak.sample_peak_position_samples(c).unwrap_or(u64::MAX));
             out.push(m.true_peak.over_count(c).unwrap_or(u64::MAX));
+            out.push(m.true_peak.over_event_count(c).unwrap_or(u64::MAX));
+            out.push(opt(m.level.rms_dbfs(c)));
+            out.push(opt(m.level.program_rms_dbfs(c)));
         }
         out
     }

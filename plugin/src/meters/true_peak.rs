@@ -33,6 +33,12 @@ pub const KAISER_BETA: f64 = 4.5;
 /// Default threshold for counting over-threshold samples, in dBTP.
 pub const DEFAULT_OVER_THRESHOLD_DBTP: f64 = -1.0;
 
+/// Over periods closer together than this belong to one over event, in ms.
+pub const OVER_EVENT_GAP_MS: f64 = 50.0;
+
+/// Channels whose block peaks `process` tracks per hop on the stack (7.1.4 fits).
+const MAX_BLOCK_PEAK_CHANNELS: usize = 16;
+
 /// Oversampling factor used at `sample_rate_hz`: 8× below 64 kHz, 4× below 128 kHz, else 2×.
 pub fn oversampling_factor(sample_rate_hz: f64) -> usize {
     let fs = clamp_sample_rate_hz(sample_rate_hz);
@@ -150,6 +156,11 @@ struct ChannelPeaks {
     block_peak: f32,
     /// Input sample periods whose interpolated peak exceeded the over threshold.
     overs: u64,
+    /// Separate overs: over periods closer than [`OVER_EVENT_GAP_MS`] to the previous one
+    /// belong to the same event (a loud sine's crests in one passage count once).
+    over_events: u64,
+    /// Sample index of the latest over period.
+    last_over_position: u64,
 }
 
 /// Lanes of the kernel's vectors: one 256-bit register of `f32`.
@@ -176,6 +187,8 @@ struct ChannelJob<'a> {
     peaks: &'a mut ChannelPeaks,
     /// Over threshold (linear).
     over_threshold: f32,
+    /// Largest gap between over periods of one over event, in samples.
+    over_gap_samples: u64,
     /// Sample index (since reset) of `input[0]`.
     first_index: u64,
 }
@@ -184,8 +197,17 @@ struct ChannelJob<'a> {
 /// written as plain array operations (also the reference the AVX2 kernel is tested against).
 #[inline(always)]
 fn run_channel<const P: usize, M: MulAdd>(job: ChannelJob<'_>) {
-    let ChannelJob { coefficients, taps, history, start_pos, input, peaks, over_threshold, first_index } =
-        job;
+    let ChannelJob {
+        coefficients,
+        taps,
+        history,
+        start_pos,
+        input,
+        peaks,
+        over_threshold,
+        over_gap_samples,
+        first_index,
+    } = job;
     let taps_per_vector = LANES / P;
     let (groups, _) = coefficients.as_chunks::<4>();
     let delay = (taps / 2) as u64;
@@ -246,7 +268,13 @@ fn run_channel<const P: usize, M: MulAdd>(job: ChannelJob<'_>) {
         if local_peak > state.block_peak {
             state.block_peak = local_peak;
         }
-        state.overs += u64::from(peak > over_threshold);
+        if peak > over_threshold {
+            state.overs += 1;
+            let index = first_index + n as u64;
+            let new_event = state.over_events == 0 || index - state.last_over_position > over_gap_samples;
+            state.over_events += u64::from(new_event);
+            state.last_over_position = index;
+        }
         pos += 1;
         if pos == taps {
             pos = 0;
@@ -273,8 +301,17 @@ fn run_channel_avx2<const P: usize>(job: ChannelJob<'_>) {
         _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm_add_ps, _mm_cvtss_f32, _mm_max_ps,
         _mm_movehl_ps, _mm_shuffle_ps, _mm_storeu_ps,
     };
-    let ChannelJob { coefficients, taps, history, start_pos, input, peaks, over_threshold, first_index } =
-        job;
+    let ChannelJob {
+        coefficients,
+        taps,
+        history,
+        start_pos,
+        input,
+        peaks,
+        over_threshold,
+        over_gap_samples,
+        first_index,
+    } = job;
     let taps_per_vector = LANES / P;
     let (groups, _) = coefficients.as_chunks::<4>();
     let delay = (taps / 2) as u64;
@@ -379,7 +416,13 @@ fn run_channel_avx2<const P: usize>(job: ChannelJob<'_>) {
         if local_peak > state.block_peak {
             state.block_peak = local_peak;
         }
-        state.overs += u64::from(peak > over_threshold);
+        if peak > over_threshold {
+            state.overs += 1;
+            let index = first_index + n as u64;
+            let new_event = state.over_events == 0 || index - state.last_over_position > over_gap_samples;
+            state.over_events += u64::from(new_event);
+            state.last_over_position = index;
+        }
         pos += 1;
         if pos == taps {
             pos = 0;
@@ -416,7 +459,23 @@ pub struct TruePeakMeter {
     samples_processed: u64,
     /// Kernel variant chosen at construction.
     kernel: Kernel,
+    /// Largest gap between over periods of one over event, in samples.
+    over_gap_samples: u64,
+    /// Length of one hop of the recent-peak window (100 ms), in samples.
+    hop_len: usize,
+    /// Samples of the current hop processed so far.
+    hop_fill: usize,
+    /// Per-channel peak (true or sample, linear) of the current, unfinished hop.
+    hop_peaks: Vec<f32>,
+    /// Per-channel peaks of the last [`RECENT_WINDOW_HOPS`] finished hops, channel-major.
+    recent_hops: Vec<f32>,
+    /// Next slot of `recent_hops` to overwrite (same for every channel).
+    recent_pos: usize,
 }
+
+/// Hops (100 ms each) in the window of [`TruePeakMeter::recent_true_peak_dbtp`]: 3 s, the
+/// short-term loudness window, so PSR compares like with like.
+pub const RECENT_WINDOW_HOPS: usize = 30;
 
 impl TruePeakMeter {
     /// Creates a meter for `channels` channels at `sample_rate_hz` (clamped to 8–768 kHz),
@@ -447,6 +506,12 @@ impl TruePeakMeter {
             over_threshold: db_to_amplitude(DEFAULT_OVER_THRESHOLD_DBTP) as f32,
             samples_processed: 0,
             kernel: Kernel::detect(),
+            over_gap_samples: (sample_rate_hz * OVER_EVENT_GAP_MS / 1000.0).round() as u64,
+            hop_len: ((sample_rate_hz / 10.0).round() as usize).max(1),
+            hop_fill: 0,
+            hop_peaks: vec![0.0; channels],
+            recent_hops: vec![0.0; channels * RECENT_WINDOW_HOPS],
+            recent_pos: 0,
         }
     }
 
@@ -456,6 +521,10 @@ impl TruePeakMeter {
         self.history_pos = 0;
         self.peaks.fill(ChannelPeaks::default());
         self.samples_processed = 0;
+        self.hop_fill = 0;
+        self.hop_peaks.fill(0.0);
+        self.recent_hops.fill(0.0);
+        self.recent_pos = 0;
     }
 
     /// Sets the level above which sample periods are counted by [`Self::over_count`], in dBTP.
@@ -561,6 +630,20 @@ impl TruePeakMeter {
         self.peaks.get(channel).map(|p| p.overs)
     }
 
+    /// Number of separate overs of `channel` since reset: over periods (above
+    /// [`Self::over_threshold_dbtp`]) less than [`OVER_EVENT_GAP_MS`] apart count as one.
+    pub fn over_event_count(&self, channel: usize) -> Option<u64> {
+        self.peaks.get(channel).map(|p| p.over_events)
+    }
+
+    /// Highest true peak over all channels within the last 3.0–3.1 s (the finished 100 ms
+    /// hops of the last 3 s plus the current one), in dBTP; −∞ for silence. O(channels · 30).
+    pub fn recent_true_peak_dbtp(&self) -> f64 {
+        let finished = self.recent_hops.iter().copied().fold(0.0_f32, f32::max);
+        let current = self.hop_peaks.iter().copied().fold(0.0_f32, f32::max);
+        amplitude_to_db(f64::from(finished.max(current)))
+    }
+
     /// Meters one block: one slice per channel (full scale = ±1.0). The block length is the
     /// shortest slice; slices beyond the configured channel count are ignored and missing
     /// channels count as silent. Never allocates, locks or panics.
@@ -569,6 +652,49 @@ impl TruePeakMeter {
         let Some(frames) = channels.iter().take(used).map(|c| c.len()).min() else {
             return;
         };
+        if used > MAX_BLOCK_PEAK_CHANNELS {
+            // More channels than the stack arrays hold: meter the whole block at once (the
+            // recent-peak window then advances per block rather than per hop).
+            self.process_piece(channels, frames);
+            for (hop, p) in self.hop_peaks.iter_mut().zip(&self.peaks) {
+                *hop = hop.max(p.block_peak);
+            }
+            return;
+        }
+        let mut block_peaks = [0.0_f32; MAX_BLOCK_PEAK_CHANNELS];
+        let mut offset = 0;
+        while offset < frames {
+            let take = (frames - offset).min(self.hop_len - self.hop_fill);
+            let mut piece: [&[f32]; MAX_BLOCK_PEAK_CHANNELS] = [&[]; MAX_BLOCK_PEAK_CHANNELS];
+            for (slot, channel) in piece.iter_mut().zip(channels.iter().take(used)) {
+                *slot = channel.get(offset..offset + take).unwrap_or(&[]);
+            }
+            self.process_piece(&piece[..used], take);
+            for ((hop, block), p) in self.hop_peaks.iter_mut().zip(&mut block_peaks).zip(&self.peaks) {
+                *hop = hop.max(p.block_peak);
+                *block = block.max(p.block_peak);
+            }
+            self.hop_fill += take;
+            offset += take;
+            if self.hop_fill >= self.hop_len {
+                self.hop_fill = 0;
+                let pos = self.recent_pos;
+                for (c, hop) in self.hop_peaks.iter_mut().enumerate() {
+                    if let Some(slot) = self.recent_hops.get_mut(c * RECENT_WINDOW_HOPS + pos) {
+                        *slot = *hop;
+                    }
+                    *hop = 0.0;
+                }
+                self.recent_pos = (pos + 1) % RECENT_WINDOW_HOPS;
+            }
+        }
+        for (p, &block) in self.peaks.iter_mut().zip(&block_peaks) {
+            p.block_peak = block;
+        }
+    }
+
+    /// Meters `frames` samples of `channels` (missing channels count as silent).
+    fn process_piece(&mut self, channels: &[&[f32]], frames: usize) {
         let taps = self.taps;
         for (c, (history, peaks)) in
             self.history.chunks_exact_mut(2 * taps + HISTORY_PADDING).zip(&mut self.peaks).enumerate()
@@ -586,6 +712,7 @@ impl TruePeakMeter {
                 input,
                 peaks,
                 over_threshold: self.over_threshold,
+                over_gap_samples: self.over_gap_samples,
                 first_index: self.samples_processed,
             };
             match (self.kernel, self.oversampling) {
@@ -822,6 +949,43 @@ mod tests {
         meter.process(&[&quiet]);
         let block = meter.block_true_peak_dbtp(0).unwrap_or(f64::NAN);
         assert!(block < -30.0 && meter.true_peak_dbtp(0).is_some_and(|tp| tp > -0.2));
+    }
+
+    #[test]
+    fn over_events_and_the_recent_3_s_peak_window() {
+        let fs = 48_000.0;
+        // Three separate 10 ms bursts at −0.5 dBFS (over −1 dBTP), 1 s apart, in 4 s of −20 dBFS
+        // tone; then 4 s of the tone alone.
+        let quiet = 10f64.powf(-20.0 / 20.0);
+        let loud = 10f64.powf(-0.5 / 20.0);
+        let x: Vec<f32> = (0..(8.0 * fs) as usize)
+            .map(|n| {
+                let t = n as f64 / fs;
+                let burst = t < 3.5 && (t % 1.0) > 0.5 && (t % 1.0) < 0.51;
+                let a = if burst { loud } else { quiet };
+                (a * (2.0 * std::f64::consts::PI * 997.0 * t).sin()) as f32
+            })
+            .collect();
+        for block in [1, 64, 4800, 100_000] {
+            let mut meter = TruePeakMeter::new(fs, 1);
+            let mut recent_at_3_s = f64::NAN;
+            feed_blocks(std::slice::from_ref(&x), block, |b| {
+                meter.process(b);
+                if meter.samples_processed() == (3.0 * fs) as u64 {
+                    recent_at_3_s = meter.recent_true_peak_dbtp();
+                }
+            });
+            assert_eq!(meter.over_event_count(0), Some(3), "block {block}");
+            // A −0.5 dBFS sine is over −1 dBTP for about 21 % of its periods (|sin| > 0.944).
+            let periods = meter.over_count(0).unwrap_or(0) as f64 / (3.0 * 480.0);
+            assert!((0.15..0.3).contains(&periods), "over fraction {periods}");
+            // 4.5 s after the last burst only the −20 dBFS tone is in the window.
+            let recent = meter.recent_true_peak_dbtp();
+            assert!((recent + 20.0).abs() < 0.05, "block {block}: {recent}");
+            if block <= 4800 {
+                assert!((recent_at_3_s + 0.5).abs() < 0.05, "block {block}: {recent_at_3_s}");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use atomic_float::AtomicF32;
+use atomic_float::{AtomicF32, AtomicF64};
 
 use super::MeterSet;
 
@@ -35,6 +35,20 @@ pub struct MeterPointView {
     sample_peak_dbfs: [AtomicF32; VIEW_CHANNELS],
     /// Input sample periods whose true peak exceeded the over threshold (−1 dBTP), all channels.
     over_count: AtomicU64,
+    /// Separate overs (runs of consecutive over periods), summed over channels.
+    over_events: AtomicU64,
+    /// RMS over the last 300 ms per channel, dBFS (full-scale sine = −3.01).
+    rms_dbfs: [AtomicF32; VIEW_CHANNELS],
+    /// Crest factor since reset (sample peak over program RMS), dB.
+    crest_db: AtomicF32,
+    /// Peak-to-short-term ratio (true peak of the last 3 s − short-term loudness), dB.
+    psr_db: AtomicF32,
+    /// Where the maximum momentary loudness occurred, seconds since reset (end of its window).
+    max_momentary_position_s: AtomicF64,
+    /// Where the maximum short-term loudness occurred, seconds since reset (end of its window).
+    max_short_term_position_s: AtomicF64,
+    /// Where the highest true peak (any channel) occurred, seconds since reset.
+    true_peak_position_s: AtomicF64,
 }
 
 impl Default for MeterPointView {
@@ -50,6 +64,13 @@ impl Default for MeterPointView {
             true_peak_dbtp: std::array::from_fn(|_| none()),
             sample_peak_dbfs: std::array::from_fn(|_| none()),
             over_count: AtomicU64::new(0),
+            over_events: AtomicU64::new(0),
+            rms_dbfs: std::array::from_fn(|_| none()),
+            crest_db: none(),
+            psr_db: none(),
+            max_momentary_position_s: AtomicF64::new(f64::NAN),
+            max_short_term_position_s: AtomicF64::new(f64::NAN),
+            true_peak_position_s: AtomicF64::new(f64::NAN),
         }
     }
 }
@@ -58,6 +79,19 @@ impl Default for MeterPointView {
 #[inline]
 fn store(cell: &AtomicF32, value: Option<f64>) {
     cell.store(value.map_or(f32::NAN, |v| v as f32), Ordering::Relaxed);
+}
+
+/// Stores an optional position in seconds (NaN encodes `None`).
+#[inline]
+fn store_seconds(cell: &AtomicF64, samples: Option<u64>, sample_rate_hz: f64) {
+    cell.store(samples.map_or(f64::NAN, |s| s as f64 / sample_rate_hz), Ordering::Relaxed);
+}
+
+/// Loads an optional position in seconds.
+#[inline]
+fn load_seconds(cell: &AtomicF64) -> Option<f64> {
+    let value = cell.load(Ordering::Relaxed);
+    (!value.is_nan()).then_some(value)
 }
 
 /// Loads an optional reading.
@@ -79,18 +113,33 @@ impl MeterPointView {
         store(&self.max_short_term_lufs, loudness.max_short_term_lufs());
         let peaks = &meters.true_peak;
         let mut overs = 0;
+        let mut over_events = 0;
+        let mut loudest: Option<(f64, Option<u64>)> = None;
         for channel in 0..VIEW_CHANNELS {
             let present = channel < peaks.channels();
-            store(&self.true_peak_dbtp[channel], if present { peaks.true_peak_dbtp(channel) } else { None });
+            let true_peak = if present { peaks.true_peak_dbtp(channel) } else { None };
+            store(&self.true_peak_dbtp[channel], true_peak);
             store(
                 &self.sample_peak_dbfs[channel],
                 if present { peaks.sample_peak_dbfs(channel) } else { None },
             );
+            store(&self.rms_dbfs[channel], meters.level.rms_dbfs(channel));
             if present {
                 overs += peaks.over_count(channel).unwrap_or(0);
+                over_events += peaks.over_event_count(channel).unwrap_or(0);
+                if let Some(tp) = true_peak.filter(|tp| loudest.is_none_or(|(max, _)| *tp > max)) {
+                    loudest = Some((tp, peaks.true_peak_position_samples(channel)));
+                }
             }
         }
         self.over_count.store(overs, Ordering::Relaxed);
+        self.over_events.store(over_events, Ordering::Relaxed);
+        store(&self.crest_db, meters.level.crest_db());
+        store(&self.psr_db, meters.psr_db());
+        let rate = loudness.sample_rate_hz();
+        store_seconds(&self.max_momentary_position_s, loudness.max_momentary_position_samples(), rate);
+        store_seconds(&self.max_short_term_position_s, loudness.max_short_term_position_samples(), rate);
+        store_seconds(&self.true_peak_position_s, loudest.and_then(|(_, position)| position), rate);
     }
 
     /// Momentary loudness in LUFS; `None` before 400 ms of audio, −∞ for silence.
@@ -149,6 +198,43 @@ impl MeterPointView {
     pub fn over_count(&self) -> u64 {
         self.over_count.load(Ordering::Relaxed)
     }
+
+    /// Separate overs (runs of sample periods over −1 dBTP) since reset, summed over channels.
+    pub fn over_events(&self) -> u64 {
+        self.over_events.load(Ordering::Relaxed)
+    }
+
+    /// RMS of `channel` over the last 300 ms in dBFS (full-scale sine = −3.01 dBFS); `None`
+    /// before 300 ms, −∞ for silence.
+    pub fn rms_dbfs(&self, channel: usize) -> Option<f32> {
+        self.rms_dbfs.get(channel).and_then(load)
+    }
+
+    /// Crest factor since reset (highest sample peak over program RMS) in dB.
+    pub fn crest_db(&self) -> Option<f32> {
+        load(&self.crest_db)
+    }
+
+    /// Peak-to-short-term-loudness ratio (true peak of the last 3 s − short-term loudness) in
+    /// dB; `None` before 3 s or in silence.
+    pub fn psr_db(&self) -> Option<f32> {
+        load(&self.psr_db)
+    }
+
+    /// Where the maximum momentary loudness occurred, in seconds since reset.
+    pub fn max_momentary_position_s(&self) -> Option<f64> {
+        load_seconds(&self.max_momentary_position_s)
+    }
+
+    /// Where the maximum short-term loudness occurred, in seconds since reset.
+    pub fn max_short_term_position_s(&self) -> Option<f64> {
+        load_seconds(&self.max_short_term_position_s)
+    }
+
+    /// Where the highest true peak of any channel occurred, in seconds since reset.
+    pub fn true_peak_position_s(&self) -> Option<f64> {
+        load_seconds(&self.true_peak_position_s)
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +271,13 @@ mod tests {
         assert!((true_peak + 20.0).abs() < 0.1, "{true_peak}");
         assert!(view.plr_db().unwrap().abs() < 0.2);
         assert_eq!(view.true_peak_dbtp(5), None);
+        // A sine: PSR ≈ 0 dB here (TP −20, S −20), crest 3.01 dB, RMS −23.01 dBFS.
+        assert!(view.psr_db().unwrap().abs() < 0.2, "{:?}", view.psr_db());
+        assert!((view.crest_db().unwrap() - 3.0103).abs() < 0.01);
+        assert!((view.rms_dbfs(1).unwrap() + 23.0103).abs() < 0.01);
+        assert_eq!(view.over_events(), 0);
+        let s_position = view.max_short_term_position_s().unwrap();
+        assert!((3.0..=4.0).contains(&s_position), "{s_position}");
+        assert!(view.true_peak_position_s().unwrap() <= 4.0);
     }
 }
