@@ -3,14 +3,52 @@
 //! - ns per stereo frame and × realtime for: the whole engine as it runs in a host with the
 //!   editor closed (both loudness/true-peak meter points and the stereo meter), the same with the
 //!   editor open (spectrum and vectorscope on), and one loudness + true-peak meter point alone;
-//! - p99.9 of one `process()` call as a share of the buffer's duration at 32, 512 and 4096 frames.
+//! - p99.9 of one `process()` call as a share of the buffer's duration at 32, 512 and 4096 frames;
+//! - a soak: an hour of audio through the engine in random block sizes (1–4096 frames) with the
+//!   editor's analysis on, meter resets and transport starts/stops, counting every heap
+//!   allocation and free made inside `process()` (a counting global allocator). Must be zero.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parity::demo_signal::DemoSignal;
 use parity::engine::{ChainSettings, Engine, ProcessSpec};
 use parity::meters::MeterSet;
+
+/// Counts heap allocations, reallocations and frees of the whole process.
+struct CountingAllocator;
+
+/// Allocations + reallocations + frees so far.
+static HEAP_OPERATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator unchanged; the counter is a side effect.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HEAP_OPERATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HEAP_OPERATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HEAP_OPERATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Simulated duration of the allocation soak, in seconds.
+const SOAK_SECONDS: f64 = 3_600.0;
 
 /// Seconds of audio per measurement.
 const SECONDS: f64 = 30.0;
@@ -103,4 +141,56 @@ fn main() {
             buffer.as_secs_f64() * 1e6
         );
     }
+
+    soak(rate);
+}
+
+/// Runs [`SOAK_SECONDS`] of audio through an engine in random block sizes with the editor's
+/// analysis on, resetting the meters and toggling the transport now and then, and counts heap
+/// operations inside `process()`.
+fn soak(rate: f64) {
+    let signal = demo(rate, 60.0);
+    let mut engine = engine(rate, 4096, true);
+    engine
+        .set_meter_settings(&parity::engine::MeterSettings { reset_on_play: true, pause_when_stopped: true });
+    let view = engine.view();
+    let (mut left, mut right) = (signal[0].clone(), signal[1].clone());
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let total = (SOAK_SECONDS * rate) as u64;
+    let (mut done, mut position, mut calls, mut in_process) = (0u64, 0usize, 0u64, 0u64);
+    let began = Instant::now();
+    while done < total {
+        let block = 1 + (random() % 4096) as usize;
+        if position + block > left.len() {
+            position = 0;
+        }
+        match random() % 2000 {
+            0 => view.reset_meters_requested.store(true, Ordering::Relaxed),
+            1 => engine.set_transport_playing(false),
+            2 => engine.set_transport_playing(true),
+            _ => {}
+        }
+        let before = HEAP_OPERATIONS.load(Ordering::Relaxed);
+        engine.process(&mut [&mut left[position..position + block], &mut right[position..position + block]]);
+        in_process += HEAP_OPERATIONS.load(Ordering::Relaxed) - before;
+        position += block;
+        done += block as u64;
+        calls += 1;
+    }
+    println!(
+        "allocation soak: {:.0} min of audio at {} kHz in {calls} random blocks ({:.1} s): {in_process} heap \
+         operations inside process() {}",
+        SOAK_SECONDS / 60.0,
+        rate / 1000.0,
+        began.elapsed().as_secs_f64(),
+        if in_process == 0 { "(ok)" } else { "(FAIL: the audio thread allocated)" }
+    );
+    black_box((&left, &right));
+    assert_eq!(in_process, 0, "the audio thread allocated or freed memory");
 }

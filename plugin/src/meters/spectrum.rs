@@ -69,6 +69,27 @@ const LANES: usize = 4;
 /// Number of log-spaced points in a published spectrum trace.
 pub const DISPLAY_BANDS: usize = 256;
 
+/// Samples between the steps of one analysis frame (snapshot at the hop, then FFT L, FFT R,
+/// averaging, publication), so a small host buffer carries at most one step's work and the
+/// frame's cost never lands in a single callback. Steps are tied to the sample count, so the
+/// results stay independent of the block sizes.
+const ANALYSIS_STEP_SPACING: usize = 64;
+
+/// The steps of one analysis frame, run [`ANALYSIS_STEP_SPACING`] samples apart after the hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// No frame in flight.
+    Idle,
+    /// Transform the left snapshot.
+    TransformLeft,
+    /// Transform the right snapshot.
+    TransformRight,
+    /// Fold both spectra into the averages.
+    Accumulate,
+    /// Publish the display traces if one is due.
+    Publish,
+}
+
 /// Centre frequency of the first display band, Hz.
 pub const DISPLAY_MIN_HZ: f64 = 20.0;
 
@@ -450,8 +471,12 @@ struct Analysis {
     ring_pos: usize,
     /// Samples still needed before the next analysis frame.
     until_frame: usize,
-    /// Windowed FFT input (also overwritten by the FFT).
-    fft_in: Vec<f32>,
+    /// Windowed FFT input per channel (L, R), snapshotted at the hop; overwritten by the FFT.
+    fft_in: [Vec<f32>; 2],
+    /// Next step of the analysis frame in flight ([`Step::Idle`] when none).
+    step: Step,
+    /// Samples still to go before `step` runs.
+    until_step: usize,
     /// Spectra of L and R, `bins` values each.
     spectra: [Vec<Complex<f32>>; 2],
     /// realfft scratch.
@@ -555,7 +580,9 @@ impl Analysis {
             ring: [vec![0.0; fft_size], vec![0.0; fft_size]],
             ring_pos: 0,
             until_frame: fft_size,
-            fft_in: vec![0.0; fft_size],
+            fft_in: [vec![0.0; fft_size], vec![0.0; fft_size]],
+            step: Step::Idle,
+            until_step: 0,
             spectra: [vec![Complex::default(); bins], vec![Complex::default(); bins]],
             power_scale,
             ema: std::array::from_fn(|_| vec![0.0; bins]),
@@ -597,6 +624,8 @@ impl Analysis {
     fn restart_window(&mut self) {
         self.ring_pos = 0;
         self.until_frame = self.fft_size;
+        self.step = Step::Idle;
+        self.until_step = 0;
         self.ema_primed = false;
         self.samples_since_publish = 0;
     }
@@ -620,26 +649,36 @@ impl Analysis {
         self.ring_pos = (self.ring_pos + left.len()) % self.fft_size;
     }
 
-    /// Runs one analysis frame: window, two FFTs, four power spectra, averages.
-    fn analyze(&mut self, ema_coeff: f32) {
-        let Self { ring, ring_pos, window, fft_in, fft, spectra, scratch, .. } = self;
+    /// Starts an analysis frame at the hop: copies the windowed history of both channels, oldest
+    /// sample first, into the FFT inputs. The FFTs and the averaging follow in later steps.
+    fn snapshot(&mut self) {
+        let Self { ring, ring_pos, window, fft_in, .. } = self;
         let pos = *ring_pos;
-        for (ring, spectrum) in ring.iter().zip(spectra.iter_mut()) {
+        for (ring, input) in ring.iter().zip(fft_in.iter_mut()) {
             // Oldest sample first: ring[pos..] then ring[..pos].
             let (newer, older) = ring.split_at(pos);
             let (win_old, win_new) = window.split_at(older.len());
-            let (in_old, in_new) = fft_in.split_at_mut(older.len());
+            let (in_old, in_new) = input.split_at_mut(older.len());
             for ((o, &x), &w) in in_old.iter_mut().zip(older).zip(win_old) {
                 *o = x * w;
             }
             for ((o, &x), &w) in in_new.iter_mut().zip(newer).zip(win_new) {
                 *o = x * w;
             }
-            if fft.process_with_scratch(fft_in, spectrum, scratch).is_err() {
-                // Only possible with mismatched buffer lengths, which `new` rules out.
-                return;
-            }
         }
+    }
+
+    /// Transforms the snapshot of `channel` (0 = L, 1 = R).
+    fn transform(&mut self, channel: usize) {
+        let Self { fft_in, fft, spectra, scratch, .. } = self;
+        if let (Some(input), Some(spectrum)) = (fft_in.get_mut(channel), spectra.get_mut(channel)) {
+            // Only fails with mismatched buffer lengths, which `new` rules out.
+            let _ = fft.process_with_scratch(input, spectrum, scratch);
+        }
+    }
+
+    /// Folds the two transformed spectra into the four power averages (L, R, M, S).
+    fn accumulate(&mut self, ema_coeff: f32) {
         let scale = self.power_scale;
         let ms_scale = 0.25 * scale;
         let bins = self.bins;
@@ -891,26 +930,65 @@ impl SpectrumAnalyzer {
         let frames = left.len().min(right.len());
         let (mut left, mut right) = (&left[..frames], &right[..frames]);
         while !left.is_empty() {
-            let take = left.len().min(self.analysis.until_frame);
+            let mut take = left.len().min(self.analysis.until_frame);
+            if self.analysis.step != Step::Idle {
+                take = take.min(self.analysis.until_step);
+            }
             let (l_now, l_later) = left.split_at(take);
             let (r_now, r_later) = right.split_at(take);
             self.analysis.push(l_now, r_now);
             (left, right) = (l_later, r_later);
             self.analysis.until_frame -= take;
             self.analysis.samples_since_publish += take as u64;
+            if self.analysis.step != Step::Idle {
+                self.analysis.until_step -= take;
+                if self.analysis.until_step == 0 {
+                    self.run_step();
+                }
+            }
             if self.analysis.until_frame == 0 {
                 self.analysis.until_frame = self.analysis.hop;
+                // A frame still in flight (only when the hop is shorter than its steps) ends first.
+                while self.analysis.step != Step::Idle {
+                    self.run_step();
+                }
+                self.analysis.snapshot();
+                self.analysis.step = Step::TransformLeft;
+                self.analysis.until_step = ANALYSIS_STEP_SPACING;
+            }
+        }
+    }
+
+    /// Runs the pending step of the analysis frame in flight and schedules the next one.
+    fn run_step(&mut self) {
+        let next = match self.analysis.step {
+            Step::Idle => Step::Idle,
+            Step::TransformLeft => {
+                self.analysis.transform(0);
+                Step::TransformRight
+            }
+            Step::TransformRight => {
+                self.analysis.transform(1);
+                Step::Accumulate
+            }
+            Step::Accumulate => {
                 let coeff = match self.averaging {
                     Averaging::Fast => self.analysis.fast_coeff,
                     Averaging::Slow | Averaging::Infinite => self.analysis.slow_coeff,
                 };
-                self.analysis.analyze(coeff);
+                self.analysis.accumulate(coeff);
+                Step::Publish
+            }
+            Step::Publish => {
                 if self.analysis.samples_since_publish >= self.analysis.publish_interval {
                     self.analysis.samples_since_publish = 0;
                     self.publish();
                 }
+                Step::Idle
             }
-        }
+        };
+        self.analysis.step = next;
+        self.analysis.until_step = ANALYSIS_STEP_SPACING;
     }
 
     /// Computes the two display traces with the current settings into `out` (no allocation).
@@ -1449,7 +1527,11 @@ mod tests {
         let hops = 2_000;
         let start = thread_cpu_ns(origin);
         for _ in 0..hops {
-            analyzer.analysis.analyze(0.1);
+            let a = &mut analyzer.analysis;
+            a.snapshot();
+            a.transform(0);
+            a.transform(1);
+            a.accumulate(0.1);
         }
         let analyze_ns = (thread_cpu_ns(origin) - start) / hops as f64;
         let start = thread_cpu_ns(origin);
@@ -1461,7 +1543,7 @@ mod tests {
         let start = thread_cpu_ns(origin);
         for _ in 0..hops {
             let a = &mut analyzer.analysis;
-            let _ = a.fft.process_with_scratch(&mut a.fft_in, &mut a.spectra[0], &mut a.scratch);
+            let _ = a.fft.process_with_scratch(&mut a.fft_in[0], &mut a.spectra[0], &mut a.scratch);
         }
         println!("  one FFT: {:.1} us", (thread_cpu_ns(origin) - start) / hops as f64 * 1e-3);
         println!(
