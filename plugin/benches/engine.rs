@@ -1,8 +1,11 @@
 //! Speed of the engine and its meters, printed as figures (`cargo bench -p parity --bench engine`).
 //!
-//! - ns per stereo frame and × realtime for: the whole engine as it runs in a host with the
-//!   editor closed (both loudness/true-peak meter points and the stereo meter), the same with the
-//!   editor open (spectrum and vectorscope on), and one loudness + true-peak meter point alone;
+//! - ns per stereo frame and × realtime for: the whole engine at Parity's defaults as it runs in
+//!   a host with the editor closed (both loudness/true-peak meter points and the stereo meter),
+//!   the same with the editor open (spectrum and vectorscope on), the **full chain** (6 active
+//!   minimum-phase EQ bands, glue, 3-band multiband compressing, imager with mono maker, 8x
+//!   limiter driven into 3–6 dB of reduction, 16-bit noise-shaped dither, both meter points), the
+//!   same with the linear-phase EQ, the limiter alone, and one meter point alone;
 //! - p99.9 of one `process()` call as a share of the buffer's duration at 32, 512 and 4096 frames;
 //! - a soak: an hour of audio through the engine in random block sizes (1–4096 frames) with the
 //!   editor's analysis on, meter resets and transport starts/stops, counting every heap
@@ -14,10 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parity::demo_signal::DemoSignal;
+use parity::dsp::dither::{DitherMode, WordLength};
+use parity::dsp::eq::EqMode;
+use parity::dsp::limiter::{Limiter, LimiterSettings};
 use parity::engine::{ChainSettings, Engine, ProcessSpec};
 use parity::meters::MeterSet;
 
-/// Counts heap allocations, reallocations and frees of the whole process.
+/// Counts heap allocations, reallocations and frees of the whole process. Not installed when the
+/// `alloc-guard` feature is on: nice-plug's `assert_process_allocs` brings its own global allocator.
+#[cfg_attr(feature = "alloc-guard", allow(dead_code))]
 struct CountingAllocator;
 
 /// Allocations + reallocations + frees so far.
@@ -44,6 +52,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
+#[cfg(not(feature = "alloc-guard"))]
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
@@ -61,14 +70,44 @@ fn demo(rate: f64, seconds: f64) -> [Vec<f32>; 2] {
     out
 }
 
-fn engine(rate: f64, block: usize, analysis: bool) -> Engine {
+/// Parity's defaults with trim and output gain away from 0 dB.
+fn defaults() -> ChainSettings {
+    ChainSettings { input_trim_db: 1.0, output_gain_db: -1.0, ..ChainSettings::default() }
+}
+
+/// Every stage on and working: the benchmark's "full chain".
+fn full_chain(eq_mode: EqMode) -> ChainSettings {
+    let mut settings = defaults();
+    let stages = &mut settings.stages;
+    stages.dc_blocker.bypass = false;
+    stages.eq = parity::dsp::eq::demo_settings();
+    stages.eq.mode = eq_mode;
+    stages.glue.bypass = false;
+    stages.multiband.bypass = false;
+    for band in &mut stages.multiband.bands {
+        band.ratio = 2.0;
+        band.threshold_db = -30.0;
+    }
+    stages.imager.width_percent = 120.0;
+    stages.imager.mono_maker_enabled = true;
+    stages.limiter.drive_db = 8.0;
+    stages.dither.mode = DitherMode::NoiseShaped;
+    stages.dither.word_length = WordLength::Bits16;
+    settings
+}
+
+fn engine_with(rate: f64, block: usize, analysis: bool, settings: &ChainSettings) -> Engine {
     let mut engine = Engine::new();
+    engine.set_settings(settings);
     engine
         .prepare(ProcessSpec { sample_rate_hz: rate, max_block_frames: block, channels: 2 })
         .expect("valid spec");
-    engine.set_settings(&ChainSettings { input_trim_db: 1.0, output_gain_db: -1.0, bypass: false });
     engine.set_analysis_enabled(analysis);
     engine
+}
+
+fn engine(rate: f64, block: usize, analysis: bool) -> Engine {
+    engine_with(rate, block, analysis, &defaults())
 }
 
 /// Runs `signal` through `process` in blocks of `block` frames; returns the per-call durations.
@@ -113,6 +152,23 @@ fn main() {
             frames,
             &run(&signal, 512, |b| open.process(b)),
         );
+        let mut full = engine_with(rate, 512, false, &full_chain(EqMode::MinimumPhase));
+        report("full chain + meters, editor closed", rate, frames, &run(&signal, 512, |b| full.process(b)));
+        let reduction = full.view().limiter_gain_reduction_db.load(Ordering::Relaxed);
+        println!("    (limiter reduction at the end: {reduction:.1} dB)");
+        let mut linear = engine_with(rate, 512, false, &full_chain(EqMode::LinearPhase));
+        report("full chain with linear-phase EQ", rate, frames, &run(&signal, 512, |b| linear.process(b)));
+        let settings = LimiterSettings { drive_db: 8.0, ..LimiterSettings::default() };
+        let mut limiter = Limiter::new(rate, &settings);
+        report(
+            &format!("limiter alone ({}x detection, +8 dB drive)", limiter.oversampling_factor()),
+            rate,
+            frames,
+            &run(&signal, 512, |b| {
+                let [l, r] = b else { return };
+                limiter.process(l, r);
+            }),
+        );
         let mut meters = MeterSet::new(rate, 2);
         report(
             "one meter point (loudness + true peak)",
@@ -125,11 +181,11 @@ fn main() {
         );
     }
 
-    println!("p99.9 of one process() call (48 kHz, editor open) vs the buffer's duration:");
+    println!("p99.9 of one process() call (48 kHz, full chain, editor open) vs the buffer's duration:");
     let rate = 48_000.0;
     let signal = demo(rate, 60.0);
     for block in [32usize, 512, 4096] {
-        let mut engine = engine(rate, block, true);
+        let mut engine = engine_with(rate, block, true, &full_chain(EqMode::MinimumPhase));
         let mut times = run(&signal, block, |b| engine.process(b));
         times.sort();
         let p999 = times[(times.len() as f64 * 0.999) as usize - 1];
@@ -149,6 +205,10 @@ fn main() {
 /// analysis on, resetting the meters and toggling the transport now and then, and counts heap
 /// operations inside `process()`.
 fn soak(rate: f64) {
+    if cfg!(feature = "alloc-guard") {
+        println!("allocation soak skipped: the alloc-guard feature replaces the counting allocator");
+        return;
+    }
     let signal = demo(rate, 60.0);
     let mut engine = engine(rate, 4096, true);
     engine

@@ -10,16 +10,18 @@
 //! against the dry path (delayed by the chain latency) → output meters. Work is done in fixed sub-blocks of at most
 //! [`SUB_BLOCK_FRAMES`] frames, so host block sizes from 1 to 16384 behave identically.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use atomic_float::AtomicF32;
 
 use crate::dsp::bypass::BypassCrossfade;
+use crate::dsp::chain::{Chain, ChainStageSettings};
 use crate::dsp::delay_line::DelayLine;
 use crate::dsp::denormals::DenormalGuard;
 use crate::dsp::gain::SmoothedGain;
 use crate::dsp::sanitizer::Sanitizer;
+use crate::dsp::target_learner::LearnedDrive;
 use crate::meters::spectrum::{SpectrumAnalyzer, SpectrumView};
 use crate::meters::stereo::{StereoMeter, StereoView, VectorscopeReader};
 use crate::meters::{LoudnessHistory, MeterPointView, MeterSet};
@@ -87,11 +89,13 @@ pub struct ChainSettings {
     pub output_gain_db: f32,
     /// Global bypass: the output is the input delayed by the (unchanged) latency.
     pub bypass: bool,
+    /// Settings of the chain's stages (DC blocker to dither).
+    pub stages: ChainStageSettings,
 }
 
 impl Default for ChainSettings {
     fn default() -> Self {
-        Self { input_trim_db: 0.0, output_gain_db: 0.0, bypass: false }
+        Self { input_trim_db: 0.0, output_gain_db: 0.0, bypass: false, stages: ChainStageSettings::default() }
     }
 }
 
@@ -133,7 +137,41 @@ pub struct EngineView {
     pub processed_frames: AtomicU64,
     /// Sample rate the engine is prepared for, in Hz.
     pub sample_rate_hz: AtomicF32,
+    /// Latency of the chain as prepared, in samples.
+    pub latency_samples: AtomicU64,
+    /// True while a structural setting (EQ mode, limiter lookahead or oversampling) differs from
+    /// the prepared chain: it applies when the host restarts processing.
+    pub restart_pending: AtomicBool,
+    /// Gain reduction of the glue compressor, dB (positive = reduction).
+    pub glue_gain_reduction_db: AtomicF32,
+    /// Gain reduction of the multiband bands (low, mid, high), dB.
+    pub multiband_gain_reduction_db: [AtomicF32; crate::dsp::multiband::BANDS],
+    /// Gain reduction of the limiter, dB.
+    pub limiter_gain_reduction_db: AtomicF32,
+    /// Set by the editor: [`LEARN_START`] or [`LEARN_STOP`] ("learn to target"); the audio
+    /// thread clears it to [`LEARN_IDLE`] when done.
+    pub learn_command: AtomicU8,
+    /// Output loudness target of "learn to target", LUFS (the editor writes it).
+    pub learn_target_lufs: AtomicF32,
+    /// True while a learning pass runs.
+    pub learning: AtomicBool,
+    /// The drive that reaches the target from the audio of the current or last pass, dB
+    /// (NaN: no answer, see `learn_note_db`).
+    pub learned_drive_db: AtomicF32,
+    /// Why there is no drive: +x = the music is x dB louder than the target even without drive,
+    /// −x = the largest drive still leaves it x dB short; NaN while there is not enough audio.
+    pub learn_note_db: AtomicF32,
 }
+
+/// [`EngineView::learn_command`]: nothing pending.
+pub const LEARN_IDLE: u8 = 0;
+/// [`EngineView::learn_command`]: start a learning pass.
+pub const LEARN_START: u8 = 1;
+/// [`EngineView::learn_command`]: stop the learning pass.
+pub const LEARN_STOP: u8 = 2;
+
+/// Default target of "learn to target", LUFS (the common streaming normalisation level).
+pub const DEFAULT_LEARN_TARGET_LUFS: f32 = -14.0;
 
 /// Parity's audio engine. See the module documentation for the contract.
 pub struct Engine {
@@ -147,6 +185,10 @@ pub struct Engine {
     input_trim: SmoothedGain,
     /// Output gain stage.
     output_gain: SmoothedGain,
+    /// The mastering chain between the trim and the output gain.
+    chain: Chain,
+    /// Right-channel stand-in for mono layouts (the chain is stereo).
+    mono_scratch: [f32; SUB_BLOCK_FRAMES],
     /// Crossfade between the chain output and the dry path.
     bypass: BypassCrossfade,
     /// Delays the dry path by the chain latency.
@@ -198,6 +240,8 @@ impl Engine {
             sanitizer: Sanitizer::new(),
             input_trim: SmoothedGain::new(spec.sample_rate_hz, 0.0),
             output_gain: SmoothedGain::new(spec.sample_rate_hz, 0.0),
+            chain: Chain::new(spec.sample_rate_hz, &settings.stages),
+            mono_scratch: [0.0; SUB_BLOCK_FRAMES],
             bypass: BypassCrossfade::new(spec.sample_rate_hz, false),
             dry_delay: DelayLine::new(MAX_CHANNELS, 0),
             dry: [[0.0; SUB_BLOCK_FRAMES]; MAX_CHANNELS],
@@ -214,6 +258,7 @@ impl Engine {
             transport_playing: true,
             view: Arc::new(EngineView::default()),
         };
+        engine.view.learn_target_lufs.store(DEFAULT_LEARN_TARGET_LUFS, Ordering::Relaxed);
         engine.rebuild();
         engine
     }
@@ -241,6 +286,9 @@ impl Engine {
         let rate = self.spec.sample_rate_hz;
         self.input_trim = SmoothedGain::new(rate, self.settings.input_trim_db);
         self.output_gain = SmoothedGain::new(rate, self.settings.output_gain_db);
+        self.chain = Chain::new(rate, &self.settings.stages);
+        self.view.latency_samples.store(self.chain.latency_samples() as u64, Ordering::Relaxed);
+        self.view.restart_pending.store(false, Ordering::Relaxed);
         self.bypass = BypassCrossfade::new(rate, self.settings.bypass);
         self.dry_delay = DelayLine::new(MAX_CHANNELS, self.latency_samples() as usize);
         self.input_peak = PeakMeter::new(rate);
@@ -266,6 +314,7 @@ impl Engine {
         self.input_trim.settle();
         self.output_gain.settle();
         self.bypass.settle();
+        self.chain.reset();
         self.dry_delay.reset();
         self.publish();
     }
@@ -294,7 +343,30 @@ impl Engine {
     /// Total latency of the chain in samples. Constant for a given preparation: bypassed stages
     /// keep their delay, and `process` never changes it.
     pub fn latency_samples(&self) -> u32 {
-        0
+        u32::try_from(self.chain.latency_samples()).unwrap_or(u32::MAX)
+    }
+
+    /// Starts a "learn to target" pass (see [`crate::dsp::target_learner`]). No allocation.
+    pub fn start_learning(&mut self) {
+        self.chain.start_learning();
+    }
+
+    /// Ends the learning pass; its answer stays available from [`Engine::learned_drive`].
+    pub fn stop_learning(&mut self) {
+        self.chain.stop_learning();
+    }
+
+    /// The limiter drive that puts the *plugin output* at `target_lufs` (the output gain after
+    /// the limiter is accounted for), from the audio of the current or last learning pass.
+    pub fn learned_drive(&self, target_lufs: f64) -> LearnedDrive {
+        self.chain.learned_drive(target_lufs - f64::from(self.settings.output_gain_db))
+    }
+
+    /// Whether the current settings' structural part (EQ mode, limiter lookahead or
+    /// oversampling) differs from the prepared chain. The change applies at the next
+    /// [`Engine::prepare`]; the plugin glue asks the host for a restart.
+    pub fn needs_rebuild(&self) -> bool {
+        !self.chain.structure_matches(&self.settings.stages)
     }
 
     /// Shared handle to the published readings.
@@ -309,6 +381,8 @@ impl Engine {
         self.input_trim.set_target_db(settings.input_trim_db);
         self.output_gain.set_target_db(settings.output_gain_db);
         self.bypass.set_bypassed(settings.bypass);
+        self.chain.set_settings(&settings.stages);
+        self.view.restart_pending.store(!self.chain.structure_matches(&settings.stages), Ordering::Relaxed);
     }
 
     /// Readings of the output's stereo meter (correlation, width, balance).
@@ -363,6 +437,11 @@ impl Engine {
         if self.view.reset_meters_requested.swap(false, Ordering::Relaxed) {
             self.reset_meters();
         }
+        match self.view.learn_command.swap(LEARN_IDLE, Ordering::Relaxed) {
+            LEARN_START => self.start_learning(),
+            LEARN_STOP => self.stop_learning(),
+            _ => {}
+        }
         self.view.meters_paused.store(!self.meters_running(), Ordering::Relaxed);
         let channel_count = channels.len().min(self.spec.channels);
         let frames = channels.iter().take(channel_count).map(|c| c.len()).min().unwrap_or(0);
@@ -409,8 +488,17 @@ impl Engine {
             self.dry_delay.process(&mut dry[..channel_count]);
         }
 
-        // The chain (later issues add DC blocker, EQ, dynamics, imager, limiter, dither).
+        // The chain: trim → DC blocker … dither → output gain.
         self.input_trim.process(channels, &mut self.gain_scratch);
+        match channels {
+            [left, right, ..] => self.chain.process(left, right),
+            [mono] => {
+                let scratch = &mut self.mono_scratch[..mono.len()];
+                scratch.copy_from_slice(mono);
+                self.chain.process(mono, scratch);
+            }
+            [] => {}
+        }
         self.output_gain.process(channels, &mut self.gain_scratch);
 
         let [dry_left, dry_right] = &self.dry;
@@ -436,6 +524,22 @@ impl Engine {
         self.output_peak.publish(&self.view.output_peak, self.spec.channels);
         self.view.input_meters.publish(&self.input_meters);
         self.view.output_meters.publish(&self.output_meters);
+        let reduction = self.chain.gain_reduction();
+        self.view.glue_gain_reduction_db.store(reduction.glue_db, Ordering::Relaxed);
+        for (cell, &value) in self.view.multiband_gain_reduction_db.iter().zip(&reduction.multiband_db) {
+            cell.store(value, Ordering::Relaxed);
+        }
+        self.view.limiter_gain_reduction_db.store(reduction.limiter_db, Ordering::Relaxed);
+        self.view.learning.store(self.chain.is_learning(), Ordering::Relaxed);
+        let target = self.view.learn_target_lufs.load(Ordering::Relaxed);
+        let (drive, note) = match self.learned_drive(f64::from(target)) {
+            LearnedDrive::Drive(drive) => (drive, f32::NAN),
+            LearnedDrive::TooLoud(excess) => (f32::NAN, excess),
+            LearnedDrive::OutOfReach(reached) => (f32::NAN, reached - target),
+            LearnedDrive::NotEnoughAudio => (f32::NAN, f32::NAN),
+        };
+        self.view.learned_drive_db.store(drive, Ordering::Relaxed);
+        self.view.learn_note_db.store(note, Ordering::Relaxed);
     }
 }
 
@@ -464,6 +568,7 @@ fn shared<'a>(channels: &'a [&'a mut [f32]]) -> [&'a [f32]; MAX_CHANNELS] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::compressor::CompressorSettings;
 
     /// A deterministic test signal: two sines and a little noise, about −12 dBFS.
     fn signal(frames: usize, channels: usize, sample_rate_hz: f64) -> Vec<Vec<f32>> {
@@ -513,31 +618,42 @@ mod tests {
         engine
     }
 
-    const GAINY: ChainSettings = ChainSettings { input_trim_db: 3.5, output_gain_db: -7.25, bypass: false };
+    /// Trim and output gain away from 0 dB; every stage at its default.
+    fn gainy() -> ChainSettings {
+        ChainSettings { input_trim_db: 3.5, output_gain_db: -7.25, ..ChainSettings::default() }
+    }
+
+    /// `output` equals `input` delayed by `latency` samples, bit for bit.
+    fn assert_delayed_copy(output: &[Vec<f32>], input: &[Vec<f32>], latency: usize) {
+        for (out, inp) in output.iter().zip(input) {
+            assert!(out[..latency].iter().all(|&x| x == 0.0), "silence during the latency");
+            assert_eq!(&out[latency..], &inp[..inp.len() - latency]);
+        }
+    }
 
     #[test]
     fn output_is_identical_for_every_block_partition() {
         let input = signal(20_000, 2, 48_000.0);
-        let reference = render(&mut prepared(GAINY), &input, &mut || 20_000);
+        let reference = render(&mut prepared(gainy()), &input, &mut || 20_000);
         let mut seed = 7u32;
         let mut random = move || {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             1 + (seed >> 20) as usize % 3000
         };
         for sizes in [1usize, 7, 17, 64, 65, 512, 4096] {
-            assert_eq!(render(&mut prepared(GAINY), &input, &mut || sizes), reference, "block {sizes}");
+            assert_eq!(render(&mut prepared(gainy()), &input, &mut || sizes), reference, "block {sizes}");
         }
-        assert_eq!(render(&mut prepared(GAINY), &input, &mut random), reference, "random blocks");
+        assert_eq!(render(&mut prepared(gainy()), &input, &mut random), reference, "random blocks");
     }
 
     #[test]
     fn reset_makes_a_run_repeat_a_fresh_engine() {
         let input = signal(10_000, 2, 48_000.0);
-        let mut engine = prepared(GAINY);
+        let mut engine = prepared(gainy());
         let first = render(&mut engine, &input, &mut || 333);
-        engine.set_settings(&ChainSettings { bypass: true, ..GAINY });
+        engine.set_settings(&ChainSettings { bypass: true, ..gainy() });
         render(&mut engine, &input, &mut || 100);
-        engine.set_settings(&GAINY);
+        engine.set_settings(&gainy());
         engine.reset();
         assert_eq!(render(&mut engine, &input, &mut || 333), first);
     }
@@ -546,20 +662,39 @@ mod tests {
     fn neutral_chain_and_bypass_are_bit_exact_identities_after_the_latency() {
         let input = signal(5_000, 2, 48_000.0);
         let latency = prepared(ChainSettings::default()).latency_samples() as usize;
-        for settings in [ChainSettings::default(), ChainSettings { bypass: true, ..GAINY }] {
-            let output = render(&mut prepared(settings), &input, &mut || 256);
-            for (out, inp) in output.iter().zip(input.iter()) {
-                assert_eq!(&out[latency..], &inp[..inp.len() - latency]);
-            }
+        assert!(latency > 0, "the limiter's lookahead");
+        // Every stage switched on but neutral (glue at 1:1, multiband at 1:1 and 0 dB, imager
+        // at 100 %, flat EQ, limiter far above the signal, dither off), every stage bypassed,
+        // and the global bypass.
+        let mut neutral = ChainSettings::default();
+        neutral.stages.glue = CompressorSettings { ratio: 1.0, bypass: false, ..neutral.stages.glue };
+        neutral.stages.multiband.bypass = false;
+        let mut all_bypassed = ChainSettings::default();
+        let stages = &mut all_bypassed.stages;
+        stages.eq.bypass = true;
+        stages.imager.bypass = true;
+        stages.limiter.bypass = true;
+        stages.dither.bypass = true;
+        stages.eq.bands[2].gain_db = 6.0;
+        stages.limiter.drive_db = 12.0;
+        for settings in
+            [ChainSettings::default(), neutral, all_bypassed, ChainSettings { bypass: true, ..gainy() }]
+        {
+            let mut engine = prepared(settings);
+            assert_eq!(engine.latency_samples() as usize, latency, "bypassed stages keep their delay");
+            let output = render(&mut engine, &input, &mut || 256);
+            assert_delayed_copy(&output, &input, latency);
         }
     }
 
     #[test]
     fn gains_are_applied_exactly_at_rest() {
         let input = signal(4_800, 2, 48_000.0);
-        let output = render(&mut prepared(GAINY), &input, &mut || 64);
+        let mut engine = prepared(gainy());
+        let latency = engine.latency_samples() as usize;
+        let output = render(&mut engine, &input, &mut || 64);
         let gain = crate::dsp::gain::db_to_gain(3.5) * crate::dsp::gain::db_to_gain(-7.25);
-        for (out, inp) in output[0].iter().zip(input[0].iter()) {
+        for (out, inp) in output[0][latency..].iter().zip(input[0].iter()) {
             assert!((out - inp * gain).abs() <= 1e-6 * inp.abs().max(1e-3));
         }
     }
@@ -580,7 +715,7 @@ mod tests {
 
     #[test]
     fn garbage_input_is_silenced_counted_and_never_reaches_the_output() {
-        let mut engine = prepared(GAINY);
+        let mut engine = prepared(gainy());
         let view = engine.view();
         let mut input = signal(1_000, 2, 48_000.0);
         input[0][10] = f32::NAN;
@@ -598,7 +733,7 @@ mod tests {
 
     #[test]
     fn silence_after_loud_audio_leaves_no_subnormals() {
-        let mut engine = prepared(GAINY);
+        let mut engine = prepared(gainy());
         let loud = signal(4_800, 2, 48_000.0);
         render(&mut engine, &loud, &mut || 480);
         let tiny = vec![vec![f32::MIN_POSITIVE / 8.0; 4_800]; 2];
@@ -612,7 +747,7 @@ mod tests {
         engine.prepare(ProcessSpec { sample_rate_hz: 44_100.0, max_block_frames: 64, channels: 1 }).unwrap();
         let input = signal(1_000, 1, 44_100.0);
         let output = render(&mut engine, &input, &mut || 100);
-        assert_eq!(output, input);
+        assert_delayed_copy(&output, &input, engine.latency_samples() as usize);
         // Zero frames, no channels, and more channels than prepared.
         engine.process(&mut []);
         engine.process(&mut [&mut [][..]]);
@@ -624,7 +759,7 @@ mod tests {
 
     #[test]
     fn output_meters_see_the_chain_gain_and_input_meters_do_not() {
-        let mut engine = prepared(ChainSettings { input_trim_db: 0.0, output_gain_db: -6.0, bypass: false });
+        let mut engine = prepared(ChainSettings { output_gain_db: -6.0, ..ChainSettings::default() });
         let view = engine.view();
         let input = signal(48_000 * 4, 2, 48_000.0);
         render(&mut engine, &input, &mut || 512);
@@ -646,7 +781,7 @@ mod tests {
         let histories: Vec<Vec<crate::meters::history::HistoryPoint>> = [1usize, 64, 333, 8192]
             .iter()
             .map(|&block| {
-                let mut engine = prepared(GAINY);
+                let mut engine = prepared(gainy());
                 let view = engine.view();
                 render(&mut engine, &input, &mut || block);
                 let mut points = Vec::new();
@@ -664,7 +799,7 @@ mod tests {
     #[test]
     fn reset_command_pause_and_reset_on_play_follow_the_transport() {
         let input = signal(48_000 * 2, 2, 48_000.0);
-        let mut engine = prepared(GAINY);
+        let mut engine = prepared(gainy());
         let view = engine.view();
         render(&mut engine, &input, &mut || 512);
         assert!(view.output_meters.momentary_lufs().is_some());
@@ -700,7 +835,7 @@ mod tests {
 
     #[test]
     fn stereo_meter_always_runs_and_the_spectrum_only_when_enabled() {
-        let mut engine = prepared(GAINY);
+        let mut engine = prepared(gainy());
         let stereo = engine.stereo_view();
         let mut spectrum = engine.take_spectrum_view().expect("first take");
         assert!(engine.take_spectrum_view().is_none(), "handed out once");
@@ -737,6 +872,58 @@ mod tests {
     }
 
     #[test]
+    fn structural_changes_wait_for_prepare_and_change_the_latency_there() {
+        let mut engine = prepared(ChainSettings::default());
+        let before = engine.latency_samples();
+        let mut settings = ChainSettings::default();
+        settings.stages.limiter.lookahead_ms = 5.0;
+        engine.set_settings(&settings);
+        assert!(engine.needs_rebuild());
+        assert!(engine.view().restart_pending.load(Ordering::Relaxed));
+        assert_eq!(engine.latency_samples(), before, "never changed from process");
+        engine.prepare(engine.spec()).unwrap();
+        assert!(!engine.needs_rebuild());
+        assert_eq!(engine.latency_samples(), before + (3.5 * 48.0) as u32);
+    }
+
+    #[test]
+    fn learn_to_target_lands_within_0_3_lu_in_one_pass() {
+        use crate::dsp::target_learner::LearnedDrive;
+        let rate = 48_000.0;
+        // 40 s of music-like material around −20 LUFS.
+        let mut demo = crate::demo_signal::DemoSignal::new(rate);
+        let mut input = vec![vec![0.0f32; (40.0 * rate) as usize]; 2];
+        {
+            let [left, right] = &mut input[..] else { unreachable!() };
+            demo.render(&mut [&mut left[..], &mut right[..]]);
+        }
+        for target in [-14.0, -10.0] {
+            let mut engine = prepared(ChainSettings { output_gain_db: -0.5, ..ChainSettings::default() });
+            engine.start_learning();
+            render(&mut engine, &input, &mut || 512);
+            engine.stop_learning();
+            // Far beyond the largest drive: reported with the loudness the largest drive reaches.
+            match engine.learned_drive(-3.0) {
+                LearnedDrive::OutOfReach(reach) => assert!(reach < -3.0 && reach > target as f32, "{reach}"),
+                other => panic!("−3 LUFS should be out of reach: {other:?}"),
+            }
+            let LearnedDrive::Drive(drive_db) = engine.learned_drive(target) else {
+                panic!("no drive for {target}: {:?}", engine.learned_drive(target));
+            };
+            let mut settings = ChainSettings { output_gain_db: -0.5, ..ChainSettings::default() };
+            settings.stages.limiter.drive_db = drive_db;
+            let mut check = prepared(settings);
+            let view = check.view();
+            render(&mut check, &input, &mut || 512);
+            let reached = f64::from(view.output_meters.integrated_lufs().unwrap());
+            let peak = view.output_meters.max_true_peak_dbtp().unwrap();
+            println!("learn {target} LUFS: drive {drive_db:.2} dB → {reached:.3} LUFS, TP {peak:.2} dBTP");
+            assert!((reached - target).abs() <= 0.3, "target {target}: reached {reached}");
+            assert!(peak <= -1.0 - 0.5 + 0.1, "ceiling (−1 dBTP) minus the output gain holds: {peak}");
+        }
+    }
+
+    #[test]
     fn absurd_specs_are_refused_and_the_engine_keeps_working() {
         let mut engine = Engine::new();
         for rate in [0.0, -48_000.0, f64::NAN, f64::INFINITY, 10.0, 1.0e9] {
@@ -750,7 +937,8 @@ mod tests {
             Err(SpecError::Channels(6))
         );
         assert_eq!(engine.spec(), ProcessSpec::default());
-        let input = signal(100, 2, 48_000.0);
-        assert_eq!(render(&mut engine, &input, &mut || 100), input);
+        let input = signal(1000, 2, 48_000.0);
+        let output = render(&mut engine, &input, &mut || 100);
+        assert_delayed_copy(&output, &input, engine.latency_samples() as usize);
     }
 }

@@ -30,6 +30,8 @@ pub mod engine;
 pub mod meters;
 pub mod params;
 pub mod peak_meter;
+#[cfg(test)]
+mod test_alloc;
 
 use demo_signal::DemoSignal;
 use engine::{Engine, ProcessSpec};
@@ -49,6 +51,8 @@ pub struct Parity {
     demo_input: Option<DemoSignal>,
     /// The editor's window state; while it is open the engine runs the screen-only analysis.
     editor_state: Arc<EguiEditorState>,
+    /// Whether a restart was already requested for the pending structural change.
+    restart_requested: bool,
 }
 
 impl Default for Parity {
@@ -58,6 +62,7 @@ impl Default for Parity {
             engine: Engine::new(),
             demo_input: None,
             editor_state: editor::default_state(),
+            restart_requested: false,
         }
     }
 }
@@ -113,11 +118,14 @@ impl Plugin for Parity {
             max_block_frames: buffer_config.max_buffer_size as usize,
             channels,
         };
+        // Settings first, so the chain is built with the current structural settings (EQ mode,
+        // limiter lookahead and oversampling) and the latency below is theirs.
+        self.engine.set_settings(&self.params.chain_settings());
         if let Err(error) = self.engine.prepare(spec) {
             nice_error!("Parity cannot run: {error}");
             return false;
         }
-        self.engine.set_settings(&self.params.chain_settings());
+        self.restart_requested = false;
         self.engine.set_meter_settings(&self.params.meter_settings());
         self.engine.reset();
         self.demo_input =
@@ -140,6 +148,12 @@ impl Plugin for Parity {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         self.engine.set_settings(&self.params.chain_settings());
+        if self.engine.needs_rebuild() && !self.restart_requested {
+            // A latency-changing setting moved: the host restarts processing (deactivate +
+            // activate), and `activate` rebuilds the chain and reports the new latency.
+            context.request_restart();
+            self.restart_requested = true;
+        }
         self.engine.set_meter_settings(&self.params.meter_settings());
         self.engine.set_transport_playing(context.transport().playing);
         self.engine.set_analysis_enabled(self.editor_state.is_open());

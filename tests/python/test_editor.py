@@ -29,12 +29,16 @@ def parity_windows() -> set[str]:
     return set(result.stdout.split())
 
 
-def start_standalone(standalone_path):
+def start_standalone(standalone_path, page=None):
     existing = parity_windows()
+    env = dict(os.environ)
+    if page:
+        env["PARITY_EDITOR_PAGE"] = page
     process = subprocess.Popen(
         [str(standalone_path), "--backend", "dummy", "--sample-rate", "48000", "--period-size", "512", "--demo-input"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env=env,
     )
     deadline = time.monotonic() + WINDOW_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -88,6 +92,22 @@ def test_standalone_editor_shows_live_meters_and_text(standalone_path, screensho
     assert meter_green_fraction(first) > 0.02, "meter bars are not lit"
     # The meters move: the two frames differ.
     assert not np.array_equal(np.asarray(first), np.asarray(second)), "the editor is frozen"
+
+
+def test_chain_page_draws_every_stage(standalone_path, screenshot_dir):
+    process, window = start_standalone(standalone_path, page="chain")
+    try:
+        time.sleep(2.0)
+        image = screenshot(window, screenshot_dir / "editor-chain.png")
+    finally:
+        stop(process)
+    pixels = np.asarray(image)
+    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
+    assert colours > 40, f"only {colours} colours: blank window?"
+    # Stage titles are drawn in light blue (120, 200, 255); there are several of them.
+    title = (np.abs(pixels.astype(int) - [120, 200, 255]).sum(axis=2) < 60).mean()
+    assert title > 0.0005, f"no stage titles ({title})"
+    assert (pixels.max(axis=2) > 200).mean() > 0.002, "no bright text"
 
 
 def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):

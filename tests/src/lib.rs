@@ -706,6 +706,24 @@ impl ParityHost {
         Ok(output)
     }
 
+    /// Renders like a DAW with plugin delay compensation: `input` followed by the reported
+    /// latency in zeros, with the first `latency` output frames dropped, so the output lines up
+    /// with the input (as pedalboard does for VST3).
+    pub fn render_aligned(
+        &mut self,
+        input: &[Vec<f32>],
+        next_block: impl FnMut() -> usize,
+        changes: &[ParamChange],
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let latency = self.latency().unwrap_or(0) as usize;
+        let padded: Vec<Vec<f32>> = input
+            .iter()
+            .map(|channel| channel.iter().copied().chain(std::iter::repeat_n(0.0, latency)).collect())
+            .collect();
+        let output = self.render(&padded, next_block, changes)?;
+        Ok(output.into_iter().map(|channel| channel[latency..].to_vec()).collect())
+    }
+
     /// Renders `input` in fixed blocks of `block` frames without parameter changes.
     pub fn render_fixed(&mut self, input: &[Vec<f32>], block: usize) -> Result<Vec<Vec<f32>>, String> {
         self.render(input, || block, &[])

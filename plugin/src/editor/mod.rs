@@ -18,6 +18,7 @@ use crate::meters::spectrum::SpectrumView;
 use crate::meters::stereo::StereoView;
 use crate::params::ParityParams;
 
+mod chain_panel;
 mod level_meter;
 mod loudness_graph;
 mod spectrum_strip;
@@ -68,6 +69,11 @@ pub fn create(
         bad_input: BadInputLamp::default(),
         strip: StripMode::Spectrum,
         history_points: Vec::new(),
+        // `PARITY_EDITOR_PAGE=chain` opens on the chain page (screenshots, scripted docs).
+        page: match std::env::var("PARITY_EDITOR_PAGE").as_deref() {
+            Ok("chain") => Page::Chain,
+            _ => Page::Meters,
+        },
     };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -90,6 +96,17 @@ pub struct ParityEditor {
     strip: StripMode,
     /// Reused buffer for the loudness graph's points (GUI thread only).
     history_points: Vec<crate::meters::history::HistoryPoint>,
+    /// The page shown under the header.
+    page: Page,
+}
+
+/// The editor's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// Meters, spectrum / loudness history, trim and output gain.
+    Meters,
+    /// The mastering chain's stages.
+    Chain,
 }
 
 /// What the strip under the meters shows.
@@ -144,7 +161,15 @@ impl NiceEguiApp for ParityEditor {
 
         egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
             header(ui, &self.params, &setter, bad_input, view);
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.page, Page::Meters, "Meters");
+                ui.selectable_value(&mut self.page, Page::Chain, "Chain");
+            });
             ui.separator();
+            if self.page == Page::Chain {
+                chain_panel::panel(ui, &self.params, &setter, view);
+                return;
+            }
             // Meters get what the spectrum strip and the controls (about 150 points) leave.
             let strip_height = (ui.available_height() * 0.25).clamp(110.0, 260.0);
             let bar_height = (ui.available_height() - strip_height - 180.0).clamp(150.0, 700.0);

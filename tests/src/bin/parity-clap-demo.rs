@@ -80,7 +80,8 @@ fn render(
     }
     host.set_params(&values)?;
     host.activate(RATE_HZ, 16_384)?;
-    let output = host.render(input, block, &[])?;
+    // Aligned like a DAW with delay compensation, so the null tests compare like with like.
+    let output = host.render_aligned(input, block, &[])?;
     host.deactivate();
     Ok(output)
 }
@@ -97,40 +98,55 @@ fn run() -> Result<bool, String> {
         DemoSignal::new(RATE_HZ).render(&mut [&mut left[..], &mut right[..]]);
     }
 
+    // What a mastering engineer would dial in: glue on, a touch of air, the limiter driven
+    // 8 dB into a −1 dBTP ceiling.
+    const MASTERED: [(&str, &str); 4] =
+        [("Glue On", "On"), ("EQ 6 Gain", "1.5"), ("Drive", "8.0"), ("Ceiling", "-1.0")];
     let mut host = ParityHost::new(Default::default())?;
+    let mut values = Vec::new();
+    for (name, text) in MASTERED {
+        let param = host.find_param(&[name])?;
+        values.push((param.id, host.text_to_value(param.id, text).ok_or(format!("{name}: {text}?"))?));
+    }
+    host.set_params(&values)?;
     host.activate(RATE_HZ, BLOCK_FRAMES as u32)?;
     let latency = host.latency().unwrap_or(0);
-    let params: Vec<String> = host.params()?.iter().map(|p| p.name.clone()).collect();
+    let parameter_count = host.params()?.len();
     let started = Instant::now();
-    let neutral = host.render_fixed(&input, BLOCK_FRAMES)?;
+    let mastered = host.render_aligned(&input, || BLOCK_FRAMES, &[])?;
     let elapsed_s = started.elapsed().as_secs_f64();
     host.deactivate();
     drop(host);
 
-    let gained = render(&input, &[("Input Trim", "2.0"), ("Output Gain", "-5.0")], &mut || BLOCK_FRAMES)?;
+    // Every stage neutral: the limiter (the only stage that acts at the defaults) switched off.
+    let neutral = render(&input, &[("Limiter On", "Off")], &mut || BLOCK_FRAMES)?;
+    let gained = render(&input, &[("Input Trim", "-2.0"), ("Output Gain", "-1.0")], &mut || BLOCK_FRAMES)?;
     let bypassed = render(&input, &[("Input Trim", "9.0"), ("Bypass", "Bypassed")], &mut || BLOCK_FRAMES)?;
-    let small_blocks = render(&input, &[("Input Trim", "2.0"), ("Output Gain", "-5.0")], &mut || 64)?;
+    let small_blocks = render(&input, &MASTERED, &mut || 64)?;
     let mut rng = XorShift::new(2026);
-    let random_blocks =
-        render(&input, &[("Input Trim", "2.0"), ("Output Gain", "-5.0")], &mut || rng.range(1, 4096))?;
+    let random_blocks = render(&input, &MASTERED, &mut || rng.range(1, 4096))?;
 
     let bundle =
         std::env::var(BUNDLE_ENV).unwrap_or_else(|_| parity_tests::bundle_path().display().to_string());
     println!("Parity demo through the installed CLAP plugin");
     println!("  bundle     {bundle}");
-    println!(
-        "  plugin     audio.parity.master, latency {latency} samples, parameters: {}",
-        params.join(", ")
-    );
+    println!("  plugin     audio.parity.master, latency {latency} samples, {parameter_count} parameters");
     println!(
         "  signal     built-in demo mix (drums, bass, chords), {DURATION_S} s, {} kHz stereo",
         RATE_HZ / 1000.0
     );
     println!();
 
-    let columns =
-        [("input", measure(&input)), ("neutral", measure(&neutral)), ("trim +2, out −5", measure(&gained))];
-    println!("  {:<24}{:>14}{:>14}{:>18}", "measured", columns[0].0, columns[1].0, columns[2].0);
+    let columns = [
+        ("input", measure(&input)),
+        ("neutral", measure(&neutral)),
+        ("trim −2, out −1", measure(&gained)),
+        ("mastered", measure(&mastered)),
+    ];
+    println!(
+        "  {:<24}{:>12}{:>12}{:>18}{:>12}",
+        "measured", columns[0].0, columns[1].0, columns[2].0, columns[3].0
+    );
     let rows: [(&str, Reading); 6] = [
         ("integrated (LUFS)", |r| r.integrated_lufs),
         ("max short-term (LUFS)", |r| r.max_short_term_lufs),
@@ -141,10 +157,11 @@ fn run() -> Result<bool, String> {
     ];
     for (name, get) in rows {
         println!(
-            "  {name:<24}{:>14.2}{:>14.2}{:>18.2}",
+            "  {name:<24}{:>12.2}{:>12.2}{:>18.2}{:>12.2}",
             get(&columns[0].1),
             get(&columns[1].1),
-            get(&columns[2].1)
+            get(&columns[2].1),
+            get(&columns[3].1)
         );
     }
     println!();
@@ -162,29 +179,38 @@ fn run() -> Result<bool, String> {
             format!("measured {gain_change_db:+.3} dB"),
         ),
         (
+            "limiter holds the −1 dBTP ceiling (mastered)",
+            columns[3].1.true_peak_dbtp <= -0.9,
+            format!(
+                "true peak {:+.2} dBTP at {:+.1} LU louder",
+                columns[3].1.true_peak_dbtp,
+                columns[3].1.integrated_lufs - columns[0].1.integrated_lufs
+            ),
+        ),
+        (
             "bypass is the input, bit for bit",
             max_difference(&bypassed, &input) == 0.0,
             format!("max |out − in| = {:e}", max_difference(&bypassed, &input)),
         ),
         (
-            "64-frame blocks = 512-frame blocks",
-            max_difference(&small_blocks, &gained) == 0.0,
-            format!("max difference {:e}", max_difference(&small_blocks, &gained)),
+            "64-frame blocks = 512-frame blocks (mastered)",
+            max_difference(&small_blocks, &mastered) == 0.0,
+            format!("max difference {:e}", max_difference(&small_blocks, &mastered)),
         ),
         (
-            "random blocks = 512-frame blocks",
-            max_difference(&random_blocks, &gained) == 0.0,
-            format!("max difference {:e}", max_difference(&random_blocks, &gained)),
+            "random blocks = 512-frame blocks (mastered)",
+            max_difference(&random_blocks, &mastered) == 0.0,
+            format!("max difference {:e}", max_difference(&random_blocks, &mastered)),
         ),
     ];
     let mut all_passed = true;
     for (name, passed, detail) in &checks {
         all_passed &= passed;
-        println!("  {} {name:<44} {detail}", if *passed { "PASS" } else { "FAIL" });
+        println!("  {} {name:<48} {detail}", if *passed { "PASS" } else { "FAIL" });
     }
     println!();
     println!(
-        "  speed      {:.0}x realtime through the CLAP host ({:.0} ns per stereo frame, {BLOCK_FRAMES}-frame blocks)",
+        "  speed      {:.0}x realtime through the CLAP host, mastered chain ({:.0} ns per stereo frame, {BLOCK_FRAMES}-frame blocks)",
         DURATION_S / elapsed_s,
         elapsed_s * 1e9 / frames as f64
     );

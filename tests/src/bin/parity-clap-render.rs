@@ -75,7 +75,8 @@ fn run() -> Result<(), String> {
     }
     host.set_params(&values)?;
     host.activate(rate, block as u32)?;
-    let output = host.render_fixed(&input, block)?;
+    // Delay-compensated like pedalboard, so the two hosts' outputs line up.
+    let output = host.render_aligned(&input, || block, &[])?;
     host.deactivate();
 
     let mut out_bytes = Vec::with_capacity(frames * channels * 4);
