@@ -1,35 +1,33 @@
 //! True-peak and sample-peak metering per ITU-R BS.1770-5 Annex 2 (with the EBU Tech 3341
 //! requirement of +0.2 / −0.4 dB accuracy).
 //!
-//! The signal is oversampled by a polyphase FIR interpolator and the largest absolute value of
-//! the oversampled signal is the true peak. BS.1770-5 Annex 2 specifies 4× oversampling at
-//! 48 kHz with a 48-tap filter as the minimum; this meter uses more to keep the under-read small:
+//! The signal is oversampled and the largest absolute value of the oversampled signal is the
+//! true peak. BS.1770-5 Annex 2 specifies 4× oversampling at 48 kHz with a 48-tap filter as the
+//! minimum; this meter uses the limiter's detector ([`crate::dsp::oversampler::Oversampler`]:
+//! a sharp half-band stage, flat within 0.01 dB to 0.47·fs, then a short polyphase stage), so
+//! the meter and the true-peak limiter read the same peaks and agree with an ideal (sinc)
+//! reconstruction also on wide-band material (noise, hi-hats, clipped masters):
 //!
 //! * 8× below 64 kHz, 4× from 64 kHz (88.2 / 96 kHz), 2× from 128 kHz upwards
 //!   ([`oversampling_factor`]). At any rate the reading is at least the sample peak.
-//! * A Kaiser-windowed-sinc Nyquist filter of [`TAPS_PER_PHASE`] taps per phase (cut-off at the
-//!   input Nyquist frequency, phase 0 is an exact delay, every phase normalised to unit DC
-//!   gain). At 44.1 kHz the interpolated peak of band-limited (≤ 20 kHz) transients is within
-//!   0.1 dB of a brute-force sinc reference.
-//!
-//! The history of each channel is a circular buffer written twice (at `i` and `i + taps`) so the
-//! newest `taps` samples are always one contiguous slice, and the coefficients are stored
-//! tap-major (`[tap][phase]`) in 8-lane vectors, each covering the `P` phases of `8/P` taps.
-//! On x86-64 CPUs with AVX2 + FMA (detected once in [`TruePeakMeter::new`]) an explicit
-//! `std::arch` kernel runs one FMA per vector; elsewhere a portable kernel computes the same
-//! sums lane by lane (correct, but left to the compiler to vectorise and several times slower).
+//! * A short single-stage polyphase filter (32 taps per phase, Kaiser β = 4.5, as this meter
+//!   used before) rolls off early and leaks images near Nyquist: on white-noise bursts it read
+//!   up to 1.27 dB under and 0.46 dB over the ideal sinc reconstruction, this detector 0.44 /
+//!   0.16 dB (band-limited transients: 0.064 dB under, 0.008 dB over). It is also cheaper:
+//!   120 instead of 256 multiplies per sample at 8×.
+//! * EBU Tech 3341 cases 20–23 (expected 0.0 dBTP, +0.2 / −0.4 dB) read −0.115 dBTP; the ideal
+//!   sinc reconstruction of those files peaks at −0.079 dBTP.
 //!
 //! Readings (dBTP / dBFS) hold the maximum since the last reset. The interpolator delays the
 //! oversampled signal by [`TruePeakMeter::latency_samples`]; reported positions are compensated
 //! for that delay.
 
 use super::{amplitude_to_db, clamp_sample_rate_hz, db_to_amplitude};
+use crate::dsp::oversampler::Oversampler;
 
-/// FIR taps per polyphase branch (multiple of 16). Total prototype length is
-/// `TAPS_PER_PHASE × oversampling`.
-pub const TAPS_PER_PHASE: usize = 32;
-/// Kaiser window shape parameter β of the interpolation filter.
-pub const KAISER_BETA: f64 = 4.5;
+/// Samples interpolated per call of the detector (a stack buffer of peaks).
+const CHUNK: usize = 64;
+
 /// Default threshold for counting over-threshold samples, in dBTP.
 pub const DEFAULT_OVER_THRESHOLD_DBTP: f64 = -1.0;
 
@@ -48,96 +46,6 @@ pub fn oversampling_factor(sample_rate_hz: f64) -> usize {
         4
     } else {
         2
-    }
-}
-
-/// Zeroth-order modified Bessel function of the first kind (power series), for the Kaiser
-/// window.
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let half = x / 2.0;
-    for k in 1..200 {
-        term *= half / k as f64;
-        let t2 = term * term;
-        sum += t2;
-        if t2 < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
-
-/// Designs the polyphase interpolation filter: a Kaiser-windowed sinc with cut-off at the input
-/// Nyquist frequency, `oversampling × taps_per_phase` taps, each phase normalised to unit DC
-/// gain. Returns the coefficients tap-major: `out[i·P + p]` multiplies the `i`-th oldest of the
-/// last `taps_per_phase` input samples for output phase `p` (output time
-/// `n − taps/2 + p/P` at input sample `n`).
-fn design_polyphase(oversampling: usize, taps_per_phase: usize, beta: f64) -> Vec<f32> {
-    let p_count = oversampling.max(1);
-    let t_count = taps_per_phase.max(1);
-    let len = p_count * t_count;
-    let centre = len as f64 / 2.0;
-    let half_width = t_count as f64 / 2.0;
-    let i0_beta = bessel_i0(beta);
-    let pi = std::f64::consts::PI;
-    let prototype: Vec<f64> = (0..len)
-        .map(|m| {
-            // Distance from the centre in input-sample periods.
-            let x = (m as f64 - centre) / p_count as f64;
-            let sinc = if x == 0.0 { 1.0 } else { (pi * x).sin() / (pi * x) };
-            let r = x / half_width;
-            let window = if r.abs() <= 1.0 { bessel_i0(beta * (1.0 - r * r).sqrt()) / i0_beta } else { 0.0 };
-            sinc * window
-        })
-        .collect();
-    let mut out = vec![0.0_f32; len];
-    for phase in 0..p_count {
-        let dc: f64 = (0..t_count).map(|k| prototype[k * p_count + phase]).sum();
-        let norm = if dc.abs() > 1e-12 { 1.0 / dc } else { 1.0 };
-        for k in 0..t_count {
-            let i = t_count - 1 - k;
-            out[i * p_count + phase] = (prototype[k * p_count + phase] * norm) as f32;
-        }
-    }
-    out
-}
-
-/// Multiply-add flavour of the kernel: fused (FMA hardware) or separate multiply and add.
-trait MulAdd {
-    /// Returns `a·b + c`.
-    fn mul_add(a: f32, b: f32, c: f32) -> f32;
-}
-
-/// `a·b + c` as a separate multiply and add (portable).
-struct Separate;
-
-impl MulAdd for Separate {
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
-    }
-}
-
-/// Which compiled variant of the kernel runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// Baseline instruction set of the target.
-    Portable,
-    /// x86-64 with AVX2 and FMA, detected at run time.
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-}
-
-impl Kernel {
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2Fma;
-            }
-        }
-        Kernel::Portable
     }
 }
 
@@ -163,274 +71,6 @@ struct ChannelPeaks {
     last_over_position: u64,
 }
 
-/// Lanes of the kernel's vectors: one 256-bit register of `f32`.
-const LANES: usize = 8;
-
-/// Extra zeroed history after each channel's doubled buffer, so the kernel may always read a
-/// full vector of window samples.
-const HISTORY_PADDING: usize = LANES;
-
-/// Per-call arguments of the channel kernel.
-struct ChannelJob<'a> {
-    /// Tap-major coefficients in vectors of [`LANES`]: vector `s` holds the `P` phases of taps
-    /// `s·8/P … s·8/P + 8/P − 1`.
-    coefficients: &'a [[f32; LANES]],
-    /// Taps per phase.
-    taps: usize,
-    /// This channel's doubled history (`2·taps + HISTORY_PADDING`).
-    history: &'a mut [f32],
-    /// Write index into the history for the first sample.
-    start_pos: usize,
-    /// Input samples of this block.
-    input: &'a [f32],
-    /// The channel's peak state.
-    peaks: &'a mut ChannelPeaks,
-    /// Over threshold (linear).
-    over_threshold: f32,
-    /// Largest gap between over periods of one over event, in samples.
-    over_gap_samples: u64,
-    /// Sample index (since reset) of `input[0]`.
-    first_index: u64,
-}
-
-/// Portable interpolation kernel for `P` phases, the same 8-lane scheme as the AVX2 kernel
-/// written as plain array operations (also the reference the AVX2 kernel is tested against).
-#[inline(always)]
-fn run_channel<const P: usize, M: MulAdd>(job: ChannelJob<'_>) {
-    let ChannelJob {
-        coefficients,
-        taps,
-        history,
-        start_pos,
-        input,
-        peaks,
-        over_threshold,
-        over_gap_samples,
-        first_index,
-    } = job;
-    let taps_per_vector = LANES / P;
-    let (groups, _) = coefficients.as_chunks::<4>();
-    let delay = (taps / 2) as u64;
-    let mut state = *peaks;
-    let mut pos = start_pos;
-    for (n, &x) in input.iter().enumerate() {
-        if let Some(slot) = history.get_mut(pos) {
-            *slot = x;
-        }
-        if let Some(slot) = history.get_mut(pos + taps) {
-            *slot = x;
-        }
-        // Oldest-to-newest window of `taps` samples plus padding for full-vector reads.
-        let Some(window) = history.get(pos + 1..pos + 1 + taps + HISTORY_PADDING) else {
-            break;
-        };
-        let mut acc = [[0.0_f32; LANES]; 4];
-        let mut tap = 0;
-        for group in groups {
-            for (a, c) in acc.iter_mut().zip(group) {
-                let Some(w) = window.get(tap..tap + LANES) else {
-                    break;
-                };
-                let w: [f32; LANES] = std::array::from_fn(|j| w[j / P]);
-                for j in 0..LANES {
-                    a[j] = M::mul_add(c[j], w[j], a[j]);
-                }
-                tap += taps_per_vector;
-            }
-        }
-        let mut sum = [0.0_f32; LANES];
-        for j in 0..LANES {
-            sum[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
-        }
-        // Lane j holds phase j % P of one of the taps groups: fold the groups together.
-        let mut out = [0.0_f32; P];
-        for (j, v) in sum.iter().enumerate() {
-            out[j % P] += v;
-        }
-        let mut peak = 0.0_f32;
-        for v in out.iter_mut() {
-            *v = v.abs();
-            peak = peak.max(*v);
-        }
-        let index = first_index + n as u64;
-        let magnitude = x.abs();
-        if magnitude > state.sample_peak {
-            state.sample_peak = magnitude;
-            state.sample_position = index;
-        }
-        if peak > state.interpolated_peak {
-            state.interpolated_peak = peak;
-            let phase = out.iter().position(|&v| v >= peak).unwrap_or(0);
-            let round_up = u64::from(2 * phase >= P);
-            state.interpolated_position = (index + round_up).saturating_sub(delay);
-        }
-        let local_peak = if peak > magnitude { peak } else { magnitude };
-        if local_peak > state.block_peak {
-            state.block_peak = local_peak;
-        }
-        if peak > over_threshold {
-            state.overs += 1;
-            let index = first_index + n as u64;
-            let new_event = state.over_events == 0 || index - state.last_over_position > over_gap_samples;
-            state.over_events += u64::from(new_event);
-            state.last_over_position = index;
-        }
-        pos += 1;
-        if pos == taps {
-            pos = 0;
-        }
-    }
-    *peaks = state;
-}
-
-/// Portable build of the kernel.
-fn run_channel_portable<const P: usize>(job: ChannelJob<'_>) {
-    run_channel::<P, Separate>(job);
-}
-
-/// AVX2 + FMA build of the kernel with explicit intrinsics: each coefficient vector covers the
-/// `P` phases of `8/P` consecutive taps, the matching window samples are spread over the lanes
-/// with one `vbroadcastss` (P = 8) or `vpermps` (P = 4, 2), and four accumulators hide the FMA
-/// latency. Lanes belonging to the same phase are folded together at the end.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn run_channel_avx2<const P: usize>(job: ChannelJob<'_>) {
-    use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_and_ps, _mm256_castps256_ps128, _mm256_castsi256_ps,
-        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_permutevar8x32_ps, _mm256_set1_epi32,
-        _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm_add_ps, _mm_cvtss_f32, _mm_max_ps,
-        _mm_movehl_ps, _mm_shuffle_ps, _mm_storeu_ps,
-    };
-    let ChannelJob {
-        coefficients,
-        taps,
-        history,
-        start_pos,
-        input,
-        peaks,
-        over_threshold,
-        over_gap_samples,
-        first_index,
-    } = job;
-    let taps_per_vector = LANES / P;
-    let (groups, _) = coefficients.as_chunks::<4>();
-    let delay = (taps / 2) as u64;
-    // Lane j of a window vector takes tap j / P of the current group of taps.
-    let spread = _mm256_setr_epi32(
-        0,
-        (1 / P) as i32,
-        (2 / P) as i32,
-        (3 / P) as i32,
-        (4 / P) as i32,
-        (5 / P) as i32,
-        (6 / P) as i32,
-        (7 / P) as i32,
-    );
-    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
-    let mut state = *peaks;
-    let mut pos = start_pos;
-    for (n, &x) in input.iter().enumerate() {
-        if let Some(slot) = history.get_mut(pos) {
-            *slot = x;
-        }
-        if let Some(slot) = history.get_mut(pos + taps) {
-            *slot = x;
-        }
-        let Some(window) = history.get(pos + 1..pos + 1 + taps + HISTORY_PADDING) else {
-            break;
-        };
-        // The last vector read starts at tap `taps − taps_per_vector` and spans LANES values.
-        if groups.len() * 4 * taps_per_vector > taps || window.len() < taps + LANES {
-            break;
-        }
-        let window_ptr = window.as_ptr();
-        let mut acc: [__m256; 4] = [_mm256_setzero_ps(); 4];
-        for (g, group) in groups.iter().enumerate() {
-            for (k, (a, c)) in acc.iter_mut().zip(group).enumerate() {
-                let tap = (4 * g + k) * taps_per_vector;
-                // SAFETY: tap ≤ taps − taps_per_vector (checked above), so the LANES values
-                // read from `window_ptr + tap` lie inside `window` (length ≥ taps + LANES).
-                let w = unsafe {
-                    if P == LANES {
-                        _mm256_set1_ps(*window_ptr.add(tap))
-                    } else {
-                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(window_ptr.add(tap)), spread)
-                    }
-                };
-                // SAFETY: `c` is an array of exactly LANES f32 values.
-                let c = unsafe { _mm256_loadu_ps(c.as_ptr()) };
-                *a = _mm256_fmadd_ps(c, w, *a);
-            }
-        }
-        let sum = _mm256_and_ps(
-            _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
-            abs_mask,
-        );
-        // Per-phase magnitudes in the low P lanes of `folded` (P = 8 keeps two halves).
-        let (lo, hi) = (_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
-        let mut out = [0.0_f32; LANES];
-        let peak = if P == LANES {
-            let m = _mm_max_ps(lo, hi);
-            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-            let m = _mm_max_ps(m, _mm_shuffle_ps::<0b01>(m, m));
-            _mm_cvtss_f32(m)
-        } else {
-            // Lanes of the same phase hold partial sums of different taps: add, then take |·|.
-            let raw = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-            let folded = _mm_add_ps(_mm256_castps256_ps128(raw), _mm256_extractf128_ps::<1>(raw));
-            let folded = if P == 2 { _mm_add_ps(folded, _mm_movehl_ps(folded, folded)) } else { folded };
-            let mut lanes = [0.0_f32; 4];
-            // SAFETY: `lanes` holds exactly four f32 values.
-            unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), folded) };
-            let mut peak = 0.0_f32;
-            for (o, v) in out.iter_mut().zip(&lanes[..P.min(4)]) {
-                *o = v.abs();
-                if *o > peak {
-                    peak = *o;
-                }
-            }
-            peak
-        };
-        let index = first_index + n as u64;
-        let magnitude = x.abs();
-        if magnitude > state.sample_peak {
-            state.sample_peak = magnitude;
-            state.sample_position = index;
-        }
-        if peak > state.interpolated_peak {
-            state.interpolated_peak = peak;
-            if P == LANES {
-                let mut halves = [0.0_f32; 4];
-                // SAFETY: `halves` holds exactly four f32 values.
-                unsafe { _mm_storeu_ps(halves.as_mut_ptr(), lo) };
-                out[..4].copy_from_slice(&halves);
-                // SAFETY: as above.
-                unsafe { _mm_storeu_ps(halves.as_mut_ptr(), hi) };
-                out[4..].copy_from_slice(&halves);
-            }
-            let phase = out.iter().position(|&v| v >= peak).unwrap_or(0);
-            let round_up = u64::from(2 * phase >= P);
-            state.interpolated_position = (index + round_up).saturating_sub(delay);
-        }
-        let local_peak = if peak > magnitude { peak } else { magnitude };
-        if local_peak > state.block_peak {
-            state.block_peak = local_peak;
-        }
-        if peak > over_threshold {
-            state.overs += 1;
-            let index = first_index + n as u64;
-            let new_event = state.over_events == 0 || index - state.last_over_position > over_gap_samples;
-            state.over_events += u64::from(new_event);
-            state.last_over_position = index;
-        }
-        pos += 1;
-        if pos == taps {
-            pos = 0;
-        }
-    }
-    *peaks = state;
-}
-
 /// BS.1770-5 Annex 2 true-peak meter with per-channel sample peak, maximum positions and an
 /// over-threshold counter. All readings hold the maximum since [`Self::reset`].
 #[derive(Debug, Clone)]
@@ -441,14 +81,8 @@ pub struct TruePeakMeter {
     channels: usize,
     /// Oversampling factor (8, 4 or 2).
     oversampling: usize,
-    /// Taps per polyphase branch.
-    taps: usize,
-    /// Tap-major polyphase coefficients in vectors of [`LANES`].
-    coefficients: Vec<[f32; LANES]>,
-    /// Doubled circular history, `2·taps + HISTORY_PADDING` per channel.
-    history: Vec<f32>,
-    /// Write index of the next sample into each channel's history.
-    history_pos: usize,
+    /// One true-peak detector per channel.
+    detectors: Vec<Oversampler>,
     /// Per-channel peak state.
     peaks: Vec<ChannelPeaks>,
     /// Over threshold, in dBTP.
@@ -457,8 +91,6 @@ pub struct TruePeakMeter {
     over_threshold: f32,
     /// Samples processed since reset.
     samples_processed: u64,
-    /// Kernel variant chosen at construction.
-    kernel: Kernel,
     /// Largest gap between over periods of one over event, in samples.
     over_gap_samples: u64,
     /// Length of one hop of the recent-peak window (100 ms), in samples.
@@ -481,31 +113,17 @@ impl TruePeakMeter {
     /// Creates a meter for `channels` channels at `sample_rate_hz` (clamped to 8–768 kHz),
     /// designing the interpolation filter for the rate's oversampling factor. Allocates.
     pub fn new(sample_rate_hz: f64, channels: usize) -> Self {
-        Self::with_filter(sample_rate_hz, channels, TAPS_PER_PHASE, KAISER_BETA)
-    }
-
-    /// Like [`Self::new`] with a custom interpolation filter: `taps_per_phase` (rounded up to
-    /// a multiple of 16, so every oversampling factor fills whole groups of four vectors) and
-    /// Kaiser `beta`.
-    fn with_filter(sample_rate_hz: f64, channels: usize, taps_per_phase: usize, beta: f64) -> Self {
         let sample_rate_hz = clamp_sample_rate_hz(sample_rate_hz);
         let oversampling = oversampling_factor(sample_rate_hz);
-        let taps = taps_per_phase.div_ceil(16).max(1) * 16;
-        let flat = design_polyphase(oversampling, taps, beta);
-        let (coefficients, _) = flat.as_chunks::<LANES>();
         Self {
             sample_rate_hz,
             channels,
             oversampling,
-            taps,
-            coefficients: coefficients.to_vec(),
-            history: vec![0.0; channels * (2 * taps + HISTORY_PADDING)],
-            history_pos: 0,
+            detectors: vec![Oversampler::new(oversampling); channels],
             peaks: vec![ChannelPeaks::default(); channels],
             over_threshold_dbtp: DEFAULT_OVER_THRESHOLD_DBTP,
             over_threshold: db_to_amplitude(DEFAULT_OVER_THRESHOLD_DBTP) as f32,
             samples_processed: 0,
-            kernel: Kernel::detect(),
             over_gap_samples: (sample_rate_hz * OVER_EVENT_GAP_MS / 1000.0).round() as u64,
             hop_len: ((sample_rate_hz / 10.0).round() as usize).max(1),
             hop_fill: 0,
@@ -517,8 +135,7 @@ impl TruePeakMeter {
 
     /// Clears all peaks, counters and the interpolator history. Never allocates.
     pub fn reset(&mut self) {
-        self.history.fill(0.0);
-        self.history_pos = 0;
+        self.detectors.iter_mut().for_each(Oversampler::reset);
         self.peaks.fill(ChannelPeaks::default());
         self.samples_processed = 0;
         self.hop_fill = 0;
@@ -556,16 +173,11 @@ impl TruePeakMeter {
         self.oversampling
     }
 
-    /// Taps per polyphase branch of the interpolation filter.
-    pub fn taps_per_phase(&self) -> usize {
-        self.taps
-    }
-
     /// Delay of the interpolated signal behind the input, in samples: the true peak of the
     /// last `latency_samples()` samples is only assessed once later samples arrive (their
     /// sample peak is counted immediately).
     pub fn latency_samples(&self) -> usize {
-        self.taps / 2
+        self.detectors.first().map_or(0, Oversampler::delay_samples)
     }
 
     /// Samples (frames) processed since the last reset.
@@ -695,49 +307,43 @@ impl TruePeakMeter {
 
     /// Meters `frames` samples of `channels` (missing channels count as silent).
     fn process_piece(&mut self, channels: &[&[f32]], frames: usize) {
-        let taps = self.taps;
-        for (c, (history, peaks)) in
-            self.history.chunks_exact_mut(2 * taps + HISTORY_PADDING).zip(&mut self.peaks).enumerate()
-        {
-            peaks.block_peak = 0.0;
+        let first_index = self.samples_processed;
+        for (c, (detector, state)) in self.detectors.iter_mut().zip(&mut self.peaks).enumerate() {
+            state.block_peak = 0.0;
             let Some(input) = channels.get(c).and_then(|x| x.get(..frames)) else {
-                history.fill(0.0);
+                detector.reset();
                 continue;
             };
-            let job = ChannelJob {
-                coefficients: &self.coefficients,
-                taps,
-                history,
-                start_pos: self.history_pos,
-                input,
-                peaks,
-                over_threshold: self.over_threshold,
-                over_gap_samples: self.over_gap_samples,
-                first_index: self.samples_processed,
-            };
-            match (self.kernel, self.oversampling) {
-                #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx2Fma, 8) => {
-                    // SAFETY: `Kernel::Avx2Fma` is only chosen when AVX2 and FMA were detected
-                    // on this CPU at construction.
-                    unsafe { run_channel_avx2::<8>(job) }
+            let delay = detector.delay_samples() as u64;
+            let mut peaks = [0.0_f32; CHUNK];
+            for (k, chunk) in input.chunks(CHUNK).enumerate() {
+                let peaks = &mut peaks[..chunk.len()];
+                // No early-out: the block and hop peaks need the exact values, not a bound.
+                detector.process_peaks(chunk, peaks, 0.0);
+                let chunk_index = first_index + (k * CHUNK) as u64;
+                for (n, (&x, &peak)) in chunk.iter().zip(peaks.iter()).enumerate() {
+                    let index = chunk_index + n as u64;
+                    let magnitude = x.abs();
+                    if magnitude > state.sample_peak {
+                        state.sample_peak = magnitude;
+                        state.sample_position = index;
+                    }
+                    // `peak` covers the sample period (c − 1, c] of c = index − delay.
+                    if peak > state.interpolated_peak {
+                        state.interpolated_peak = peak;
+                        state.interpolated_position = index.saturating_sub(delay);
+                    }
+                    state.block_peak = state.block_peak.max(peak).max(magnitude);
+                    if peak > self.over_threshold {
+                        state.overs += 1;
+                        let new_event = state.over_events == 0
+                            || index - state.last_over_position > self.over_gap_samples;
+                        state.over_events += u64::from(new_event);
+                        state.last_over_position = index;
+                    }
                 }
-                #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx2Fma, 4) => {
-                    // SAFETY: as above, the features were detected at run time.
-                    unsafe { run_channel_avx2::<4>(job) }
-                }
-                #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx2Fma, _) => {
-                    // SAFETY: as above, the features were detected at run time.
-                    unsafe { run_channel_avx2::<2>(job) }
-                }
-                (Kernel::Portable, 8) => run_channel_portable::<8>(job),
-                (Kernel::Portable, 4) => run_channel_portable::<4>(job),
-                (Kernel::Portable, _) => run_channel_portable::<2>(job),
             }
         }
-        self.history_pos = (self.history_pos + frames) % taps;
         self.samples_processed += frames as u64;
     }
 }
@@ -936,15 +542,17 @@ mod tests {
         let mut meter = TruePeakMeter::new(fs, 1);
         meter.process(&[&x]);
         let overs = meter.over_count(0).unwrap_or(0);
-        assert!(overs.abs_diff(len as u64 / 2) <= 20, "{overs}");
+        // The last latency_samples() periods are assessed only when later samples arrive.
+        let assessed = (len - meter.latency_samples()) as u64;
+        assert!(overs.abs_diff(assessed / 2) <= 2, "{overs} of {assessed}");
         meter.reset();
         meter.set_over_threshold_dbtp(0.2);
         meter.process(&[&x]);
         assert_eq!(meter.over_count(0), Some(0));
         assert_eq!(meter.over_threshold_dbtp(), 0.2);
         // Block peak follows the latest block only.
-        // (The first latency_samples() of a block still interpolate the previous block.)
-        let quiet = vec![0.01_f32; 64];
+        // (Up to 2·latency_samples() of a block still interpolate the previous block.)
+        let quiet = vec![0.01_f32; 2 * meter.latency_samples() + 8];
         meter.process(&[&quiet]);
         meter.process(&[&quiet]);
         let block = meter.block_true_peak_dbtp(0).unwrap_or(f64::NAN);
@@ -1006,18 +614,31 @@ mod tests {
     }
 
     #[test]
-    fn portable_and_dispatched_kernels_agree() {
-        let mut rng = Rng::new(99);
-        let x: Vec<f32> = (0..50_000).map(|_| rng.range(-1.0, 1.0) as f32).collect();
-        for fs in [44_100.0, 96_000.0, 192_000.0] {
-            let mut a = TruePeakMeter::new(fs, 1);
-            let mut b = TruePeakMeter::new(fs, 1);
-            b.kernel = Kernel::Portable;
-            a.process(&[&x]);
-            b.process(&[&x]);
-            let (ta, tb) = (a.true_peak_amplitude(0).unwrap_or(0.0), b.true_peak_amplitude(0).unwrap_or(0.0));
-            assert!((ta - tb).abs() <= 1e-5 * ta, "{fs}: {ta} vs {tb}");
-            assert_eq!(a.true_peak_position_samples(0), b.true_peak_position_samples(0));
+    fn wide_band_noise_matches_the_sinc_reference() {
+        // White noise reaches Nyquist, where every finite interpolator departs from the ideal
+        // one. The previous single-stage filter (32 taps per phase, β = 4.5) read these bursts
+        // up to 1.27 dB under and 0.46 dB over the sinc reference at 44.1 kHz.
+        let mut rng = Rng::new(21);
+        for fs in [44_100.0, 48_000.0] {
+            let (mut worst_under, mut worst_over) = (0.0_f64, 0.0_f64);
+            for _ in 0..40 {
+                let len = 600;
+                let x: Vec<f32> = (0..len)
+                    .map(|n| {
+                        let fade = (std::f64::consts::PI * n as f64 / len as f64).sin();
+                        (fade * rng.range(-0.9, 0.9)) as f32
+                    })
+                    .collect();
+                let reference = amplitude_to_db(reference_true_peak(&x));
+                let mut meter = TruePeakMeter::new(fs, 1);
+                feed_blocks(std::slice::from_ref(&x), 100, |b| meter.process(b));
+                meter.process(&[&vec![0.0_f32; 512]]);
+                let measured = meter.true_peak_dbtp(0).unwrap_or(f64::NEG_INFINITY);
+                worst_under = worst_under.max(reference - measured);
+                worst_over = worst_over.max(measured - reference);
+            }
+            println!("white noise vs sinc reference @ {fs} Hz: worst under-read {worst_under:.4} dB, over-read {worst_over:.4} dB");
+            assert!(worst_under <= 0.5 && worst_over <= 0.2, "{fs}: {worst_under} / {worst_over}");
         }
     }
 
@@ -1052,24 +673,6 @@ mod tests {
                 tp - expected
             );
             assert!(tp - expected <= 0.2 && expected - tp <= 0.4, "case {case}: {tp}");
-        }
-    }
-
-    #[test]
-    fn filter_design_properties() {
-        for p in [2, 4, 8] {
-            let c = design_polyphase(p, TAPS_PER_PHASE, KAISER_BETA);
-            // Phase 0 is a pure delay of taps/2 samples (Nyquist filter).
-            for i in 0..TAPS_PER_PHASE {
-                let v = c[i * p];
-                let expected = if i == TAPS_PER_PHASE - 1 - TAPS_PER_PHASE / 2 { 1.0 } else { 0.0 };
-                assert!((v - expected).abs() < 1e-6, "p {p} tap {i}: {v}");
-            }
-            // Every phase has unit DC gain.
-            for phase in 0..p {
-                let dc: f32 = (0..TAPS_PER_PHASE).map(|i| c[i * p + phase]).sum();
-                assert!((dc - 1.0).abs() < 1e-5);
-            }
         }
     }
 }
