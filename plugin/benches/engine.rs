@@ -199,6 +199,139 @@ fn main() {
     }
 
     soak(rate);
+    compare_with_alimiter();
+}
+
+/// Seconds of the file timed through Parity's limiter-only chain and ffmpeg's `alimiter`.
+const FILE_SECONDS: f64 = 300.0;
+
+/// Parity's chain with everything but the limiter bypassed (+8 dB drive, −1 dBTP ceiling).
+fn limiter_only() -> ChainSettings {
+    let mut settings = ChainSettings::default();
+    let stages = &mut settings.stages;
+    stages.dc_blocker.bypass = true;
+    stages.eq.bypass = true;
+    stages.glue.bypass = true;
+    stages.multiband.bypass = true;
+    stages.imager.bypass = true;
+    stages.dither.bypass = true;
+    stages.limiter.drive_db = 8.0;
+    stages.limiter.ceiling_dbtp = -1.0;
+    settings
+}
+
+/// Reads raw interleaved stereo f32 into planar channels.
+fn read_interleaved(path: &std::path::Path) -> std::io::Result<[Vec<f32>; 2]> {
+    let bytes = std::fs::read(path)?;
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for frame in bytes.chunks_exact(8) {
+        left.push(f32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]));
+        right.push(f32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]));
+    }
+    Ok([left, right])
+}
+
+/// Writes planar stereo as raw interleaved f32.
+fn write_interleaved(path: &std::path::Path, signal: &[Vec<f32>; 2]) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(signal[0].len() * 8);
+    for (l, r) in signal[0].iter().zip(&signal[1]) {
+        bytes.extend_from_slice(&l.to_le_bytes());
+        bytes.extend_from_slice(&r.to_le_bytes());
+    }
+    std::fs::write(path, bytes)
+}
+
+/// Highest true peak of a stereo signal, in dBTP (Parity's meter, flushed).
+fn true_peak_dbtp(rate: f64, signal: &[Vec<f32>; 2]) -> f64 {
+    let mut meter = parity::meters::TruePeakMeter::new(rate, 2);
+    meter.process(&[&signal[0], &signal[1]]);
+    let tail = vec![0.0f32; 1024];
+    meter.process(&[&tail, &tail]);
+    meter.max_true_peak_dbtp()
+}
+
+/// Times the same file (5 min of the demo mix, raw f32, 48 kHz stereo) through Parity's
+/// limiter-only configuration (file read, engine with both meter points, file write) and
+/// through ffmpeg's `alimiter` (same drive and ceiling as a sample-peak limit, automatic level
+/// off), and reports both outputs' true peak. Skipped with a notice when ffmpeg is missing.
+fn compare_with_alimiter() {
+    let rate = 48_000.0;
+    let dir = std::env::temp_dir().join(format!("parity-bench-{}", std::process::id()));
+    if let Err(error) = std::fs::create_dir_all(&dir) {
+        println!("limiter comparison skipped: {error}");
+        return;
+    }
+    let (input, parity_out, ffmpeg_out) =
+        (dir.join("demo.f32"), dir.join("parity.f32"), dir.join("alimiter.f32"));
+    if let Err(error) = write_interleaved(&input, &demo(rate, FILE_SECONDS)) {
+        println!("limiter comparison skipped: {error}");
+        return;
+    }
+    println!("the same {FILE_SECONDS:.0} s file (48 kHz stereo f32), +8 dB drive, −1 dBTP ceiling:");
+
+    let began = Instant::now();
+    let result = read_interleaved(&input).and_then(|mut signal| {
+        let mut engine = engine_with(rate, 512, false, &limiter_only());
+        let [left, right] = &mut signal;
+        for (l, r) in left.chunks_mut(512).zip(right.chunks_mut(512)) {
+            engine.process(&mut [l, r]);
+        }
+        write_interleaved(&parity_out, &signal).map(|()| signal)
+    });
+    let parity_time = began.elapsed();
+    match result {
+        Ok(signal) => println!(
+            "  Parity, limiter only (+ 2 meter points)  {:>7.2} s = {:>5.0}x realtime, output true peak {:+.2} dBTP",
+            parity_time.as_secs_f64(),
+            FILE_SECONDS / parity_time.as_secs_f64(),
+            true_peak_dbtp(rate, &signal)
+        ),
+        Err(error) => println!("  Parity run failed: {error}"),
+    }
+
+    let limit = 10f64.powf(-1.0 / 20.0);
+    let drive = 10f64.powf(8.0 / 20.0);
+    let began = Instant::now();
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-threads",
+            "1",
+            "-f",
+            "f32le",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-i",
+        ])
+        .arg(&input)
+        .args([
+            "-af",
+            &format!("alimiter=level_in={drive:.4}:limit={limit:.5}:attack=1.5:release=50:level=disabled"),
+            "-f",
+            "f32le",
+        ])
+        .arg(&ffmpeg_out)
+        .status();
+    let ffmpeg_time = began.elapsed();
+    match status {
+        Ok(status) if status.success() => match read_interleaved(&ffmpeg_out) {
+            Ok(signal) => println!(
+                "  ffmpeg alimiter (attack 1.5 ms)         {:>7.2} s = {:>5.0}x realtime, output true peak {:+.2} dBTP",
+                ffmpeg_time.as_secs_f64(),
+                FILE_SECONDS / ffmpeg_time.as_secs_f64(),
+                true_peak_dbtp(rate, &signal)
+            ),
+            Err(error) => println!("  ffmpeg output unreadable: {error}"),
+        },
+        Ok(status) => println!("  ffmpeg alimiter failed ({status})"),
+        Err(error) => println!("  ffmpeg not available ({error}): comparison skipped"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs [`SOAK_SECONDS`] of audio through an engine in random block sizes with the editor's

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pyloudnorm
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 WORKSPACE_TARGET = os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug")
 
@@ -64,6 +64,11 @@ def test_true_peak_agrees_with_a_16x_oversampled_reference(measure_path, tmp_pat
     n = np.arange(4096)
     audio[:, 10_000:14_096] += (0.5 * np.sin(np.pi / 2 * n + np.pi / 4) * np.hanning(4096)).astype(np.float32)
     ours = parity_measure(measure_path, audio, rate, tmp_path)["true_peak_dbtp"]
-    reference = 20 * np.log10(np.max(np.abs(resample_poly(audio.astype(np.float64), 16, 1, axis=1))))
+    # A long interpolator (256 taps per phase, Kaiser β = 9): this signal reaches Nyquist (the
+    # kick's chirp aliases through the whole band late in the file), where resample_poly's
+    # default filter (20 taps per phase, β = 5) reads 0.8 dB low at 48 kHz.
+    taps = firwin(2 * 16 * 128 + 1, 1 / 16, window=("kaiser", 9.0))
+    upsampled = resample_poly(audio.astype(np.float64), 16, 1, axis=1, window=taps)
+    reference = 20 * np.log10(np.max(np.abs(upsampled)))
     print(f"{rate} Hz: parity {ours:.3f} dBTP, 16x reference {reference:.3f} dBTP")
-    assert abs(ours - reference) <= 0.1
+    assert abs(ours - reference) <= 0.05
