@@ -179,6 +179,26 @@ fn main() {
                 meters.process(&[&**l, &**r]);
             }),
         );
+        let mut loudness = parity::meters::LoudnessMeter::new(rate, 2);
+        report(
+            "  of which loudness (K-weighting, M/S/I/LRA)",
+            rate,
+            frames,
+            &run(&signal, 512, |b| {
+                let [l, r] = b else { return };
+                loudness.process(&[&**l, &**r]);
+            }),
+        );
+        let mut true_peak = parity::meters::TruePeakMeter::new(rate, 2);
+        report(
+            &format!("  of which true peak ({}x)", true_peak.oversampling_factor()),
+            rate,
+            frames,
+            &run(&signal, 512, |b| {
+                let [l, r] = b else { return };
+                true_peak.process(&[&**l, &**r]);
+            }),
+        );
     }
 
     println!("p99.9 of one process() call (48 kHz, full chain, editor open) vs the buffer's duration:");
