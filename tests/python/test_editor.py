@@ -99,8 +99,14 @@ def test_chain_page_draws_every_stage(standalone_path, screenshot_dir):
     try:
         time.sleep(2.0)
         image = screenshot(window, screenshot_dir / "editor-chain.png")
+        # Scroll to the end: imager, limiter (with learn-to-target) and dither.
+        subprocess.run(["xdotool", "mousemove", "--window", window, "450", "400"], check=True)
+        subprocess.run(["xdotool", "click", "--repeat", "20", "--delay", "30", "5"], check=True)
+        time.sleep(1.0)
+        scrolled = screenshot(window, screenshot_dir / "editor-chain-scrolled.png")
     finally:
         stop(process)
+    assert np.abs(np.asarray(scrolled).astype(int) - np.asarray(image).astype(int)).mean() > 1.0, "did not scroll"
     pixels = np.asarray(image)
     colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
     assert colours > 40, f"only {colours} colours: blank window?"

@@ -12,7 +12,7 @@ use crate::engine::{EngineView, LEARN_START, LEARN_STOP};
 use crate::params::ParityParams;
 
 /// Width of every slider, in points.
-const SLIDER_WIDTH: f32 = 150.0;
+const SLIDER_WIDTH: f32 = 110.0;
 
 /// Colour of stage titles.
 const TITLE_COLOUR: Color32 = Color32::from_rgb(120, 200, 255);
@@ -30,11 +30,13 @@ pub fn panel(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, vie
     }
     ui.label(
         RichText::new(format!(
-            "Latency {} samples · order: DC → EQ → Glue → Multiband → Imager → Limiter → Dither",
+            "Latency {} samples · order: DC > EQ > Glue > Multiband > Imager > Limiter > Dither",
             view.latency_samples.load(Ordering::Relaxed)
         ))
         .weak(),
     );
+    // Vertical only, so the slider rows wrap at the window width (the band grids fit the
+    // default width).
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         stage(ui, "DC BLOCKER", &params.dc.enabled, setter, None, |ui| {
             slider(ui, "Cut-off", &params.dc.cutoff_hz, setter);
@@ -49,12 +51,12 @@ pub fn panel(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, vie
                 for (index, band) in params.eq.bands.iter().enumerate() {
                     ui.label(format!("{}", index + 1));
                     toggle(ui, "", &band.enabled, setter);
-                    compact(ui, &band.kind, setter, 90.0);
-                    compact(ui, &band.freq_hz, setter, 90.0);
-                    compact(ui, &band.gain_db, setter, 80.0);
-                    compact(ui, &band.q, setter, 60.0);
-                    compact(ui, &band.slope, setter, 80.0);
-                    compact(ui, &band.placement, setter, 70.0);
+                    compact(ui, &band.kind, setter, 60.0);
+                    compact(ui, &band.freq_hz, setter, 70.0);
+                    compact(ui, &band.gain_db, setter, 60.0);
+                    compact(ui, &band.q, setter, 40.0);
+                    compact(ui, &band.slope, setter, 40.0);
+                    compact(ui, &band.placement, setter, 50.0);
                     ui.end_row();
                 }
             });
@@ -62,16 +64,22 @@ pub fn panel(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, vie
         let glue = &params.glue;
         let glue_reduction = view.glue_gain_reduction_db.load(Ordering::Relaxed);
         stage(ui, "GLUE", &glue.enabled, setter, Some(glue_reduction), |ui| {
-            ui.horizontal_wrapped(|ui| {
+            // Rows of three labelled sliders (a wrapped row cannot wrap a slider with its value
+            // box, so it would run off the window).
+            egui::Grid::new("glue").num_columns(6).show(ui, |ui| {
                 slider(ui, "Threshold", &glue.threshold_db, setter);
                 slider(ui, "Ratio", &glue.ratio, setter);
                 slider(ui, "Attack", &glue.attack_ms, setter);
+                ui.end_row();
                 slider(ui, "Release", &glue.release_ms, setter);
-                toggle(ui, "Auto release", &glue.auto_release, setter);
                 slider(ui, "Knee", &glue.knee_db, setter);
                 slider(ui, "SC HPF", &glue.sidechain_hpf_hz, setter);
+                ui.end_row();
                 slider(ui, "Mix", &glue.mix_percent, setter);
                 slider(ui, "Make-up", &glue.makeup_db, setter);
+                ui.label("");
+                toggle(ui, "Auto release", &glue.auto_release, setter);
+                ui.end_row();
             });
         });
         let mb = &params.multiband;
@@ -90,11 +98,11 @@ pub fn panel(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, vie
                     ["Low", "Mid", "High"].iter().zip(&mb.bands).zip(&view.multiband_gain_reduction_db)
                 {
                     ui.label(*name);
-                    compact(ui, &band.threshold_db, setter, 80.0);
-                    compact(ui, &band.ratio, setter, 60.0);
-                    compact(ui, &band.attack_ms, setter, 70.0);
-                    compact(ui, &band.release_ms, setter, 70.0);
-                    compact(ui, &band.gain_db, setter, 70.0);
+                    compact(ui, &band.threshold_db, setter, 60.0);
+                    compact(ui, &band.ratio, setter, 50.0);
+                    compact(ui, &band.attack_ms, setter, 50.0);
+                    compact(ui, &band.release_ms, setter, 50.0);
+                    compact(ui, &band.gain_db, setter, 50.0);
                     toggle(ui, "", &band.bypass, setter);
                     toggle(ui, "", &band.solo, setter);
                     ui.label(reduction_text(reduction.load(Ordering::Relaxed)));
@@ -104,26 +112,32 @@ pub fn panel(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, vie
         });
         let im = &params.imager;
         stage(ui, "IMAGER", &im.enabled, setter, None, |ui| {
-            ui.horizontal_wrapped(|ui| {
+            egui::Grid::new("imager").num_columns(6).show(ui, |ui| {
                 slider(ui, "Width", &im.width_percent, setter);
+                ui.label("");
+                toggle(ui, "Mono maker", &im.mono_maker, setter);
+                slider(ui, "below", &im.mono_maker_hz, setter);
+                ui.end_row();
                 slider(ui, "Low", &im.low_width_percent, setter);
                 slider(ui, "Mid", &im.mid_width_percent, setter);
                 slider(ui, "High", &im.high_width_percent, setter);
-                toggle(ui, "Mono maker", &im.mono_maker, setter);
-                slider(ui, "below", &im.mono_maker_hz, setter);
+                ui.end_row();
             });
         });
         let lim = &params.limiter;
         let limiter_reduction = view.limiter_gain_reduction_db.load(Ordering::Relaxed);
         stage(ui, "LIMITER", &lim.enabled, setter, Some(limiter_reduction), |ui| {
-            ui.horizontal_wrapped(|ui| {
+            egui::Grid::new("limiter").num_columns(6).show(ui, |ui| {
                 slider(ui, "Ceiling", &lim.ceiling_dbtp, setter);
                 slider(ui, "Drive", &lim.drive_db, setter);
+                slider(ui, "Style", &lim.style, setter);
+                ui.end_row();
                 slider(ui, "Release", &lim.release_ms, setter);
                 slider(ui, "Link", &lim.stereo_link_percent, setter);
-                slider(ui, "Style", &lim.style, setter);
                 slider(ui, "Lookahead", &lim.lookahead_ms, setter);
+                ui.end_row();
                 slider(ui, "Oversampling", &lim.oversampling, setter);
+                ui.end_row();
             });
             learn_to_target(ui, params, setter, view);
         });
