@@ -1779,23 +1779,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn design_cost() {
-        let fs = 48_000.0;
-        let n = 2_000;
-        let start = std::time::Instant::now();
-        let mut sink = 0.0;
-        for i in 0..n {
-            let s = AnalogSection::bell(3_000.0 + i as f64, 6.0, 1.0);
-            sink += s.matched_pair(fs)[1].b0;
-        }
-        let pair = start.elapsed().as_secs_f64() * 1e6 / n as f64;
-        let start = std::time::Instant::now();
-        for i in 0..n {
-            sink += AnalogSection::bell(3_000.0 + i as f64, 6.0, 1.0).matched(fs).b0;
-        }
-        let closed = start.elapsed().as_secs_f64() * 1e6 / n as f64;
-        println!("design time: closed-form section {closed:.2} µs, fitted pair {pair:.2} µs ({sink:.1})");
-    }
 }
