@@ -32,6 +32,8 @@ pub mod params;
 pub mod peak_meter;
 #[cfg(test)]
 mod test_alloc;
+#[cfg(test)]
+mod test_rng;
 
 use demo_signal::DemoSignal;
 use engine::{Engine, ProcessSpec};

@@ -49,6 +49,9 @@
 
 use crate::dsp::bypass::BypassCrossfade;
 use crate::dsp::denormals::snap_to_zero_f64;
+#[cfg(test)]
+use crate::dsp::stereo_lanes::ScalarPair;
+use crate::dsp::stereo_lanes::{Pair, StereoLanes};
 
 /// Default cut-off frequency.
 pub const DC_BLOCKER_DEFAULT_CUTOFF_HZ: f32 = 5.0;
@@ -64,10 +67,6 @@ pub const COEFFICIENT_GLIDE_MS: f64 = 10.0;
 
 /// Filter state is snapped to zero every this many samples (on absolute sample positions).
 pub const SNAP_INTERVAL_SAMPLES: usize = 64;
-
-/// Input magnitude above which a sample is treated as garbage (like NaN/±∞) and replaced by 0,
-/// matching the engine's sanitizer.
-const MAX_SANE_INPUT: f32 = 1.0e6;
 
 /// DC blocker settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -363,9 +362,11 @@ fn filter_kernel<P: StereoLanes, const WRITE: bool>(run: FilterRun, left: &mut [
             tick(b0, a1, a2, l, r);
         }
     }
+    let ([x1l, x1r], [x2l, x2r], [y1l, y1r], [y2l, y2r]) =
+        (x1.to_array(), x2.to_array(), y1.to_array(), y2.to_array());
     *run.state = [
-        ChannelState { x1: x1.left(), x2: x2.left(), y1: y1.left(), y2: y2.left() },
-        ChannelState { x1: x1.right(), x2: x2.right(), y1: y1.right(), y2: y2.right() },
+        ChannelState { x1: x1l, x2: x2l, y1: y1l, y2: y2l },
+        ChannelState { x1: x1r, x2: x2r, y1: y1r, y2: y2r },
     ];
 }
 
@@ -386,163 +387,11 @@ fn copy_into<'a>(buffer: &'a mut [f32; SNAP_INTERVAL_SAMPLES], source: &[f32]) -
     &buffer[..used]
 }
 
-/// NaN, ±∞ and |x| > 1e6 become 0 (as in the engine's sanitizer); everything else passes.
-#[cfg(any(not(target_arch = "x86_64"), test))]
-#[inline(always)]
-fn sanitize(x: f32) -> f32 {
-    if x.abs() <= MAX_SANE_INPUT {
-        x
-    } else {
-        0.0
-    }
-}
-
-/// A (left, right) pair of f64 and the operations the filter loop needs.
-trait StereoLanes: Copy {
-    fn new(left: f64, right: f64) -> Self;
-    fn splat(x: f64) -> Self;
-    /// Two input samples, sanitized as in the engine: NaN, ±∞ and |x| > 1e6 become 0.
-    fn from_f32(left: f32, right: f32) -> Self;
-    /// Both lanes rounded to f32.
-    fn to_f32(self) -> (f32, f32);
-    fn left(self) -> f64;
-    fn right(self) -> f64;
-    fn sub(self, other: Self) -> Self;
-    fn mul(self, other: Self) -> Self;
-}
-
-/// The lanes the filter runs on: one SSE2 register on x86-64 (SSE2 is part of the x86-64 baseline),
-/// two scalars elsewhere. Both perform the same IEEE operations, so they give the same bits (the
-/// tests compare them).
-#[cfg(target_arch = "x86_64")]
-type Pair = Sse2Pair;
-#[cfg(not(target_arch = "x86_64"))]
-type Pair = ScalarPair;
-
-/// (left, right) in one SSE2 register.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-struct Sse2Pair(std::arch::x86_64::__m128d);
-
-#[cfg(target_arch = "x86_64")]
-impl StereoLanes for Sse2Pair {
-    #[inline(always)]
-    fn new(left: f64, right: f64) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_set_pd(right, left)) }
-    }
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_set1_pd(x)) }
-    }
-    #[inline(always)]
-    fn from_f32(left: f32, right: f32) -> Self {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe {
-            // f32 → f64 is exact, so testing the magnitude in f64 is the same test.
-            let x = _mm_cvtps_pd(_mm_setr_ps(left, right, 0.0, 0.0));
-            let magnitude = _mm_andnot_pd(_mm_set1_pd(-0.0), x);
-            // NaN compares false, so it is zeroed too.
-            let sane = _mm_cmple_pd(magnitude, _mm_set1_pd(MAX_SANE_INPUT as f64));
-            Self(_mm_and_pd(x, sane))
-        }
-    }
-    #[inline(always)]
-    fn to_f32(self) -> (f32, f32) {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe {
-            let y = _mm_cvtpd_ps(self.0);
-            (_mm_cvtss_f32(y), _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(y, y)))
-        }
-    }
-    #[inline(always)]
-    fn left(self) -> f64 {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { std::arch::x86_64::_mm_cvtsd_f64(self.0) }
-    }
-    #[inline(always)]
-    fn right(self) -> f64 {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { _mm_cvtsd_f64(_mm_unpackhi_pd(self.0, self.0)) }
-    }
-    #[inline(always)]
-    fn sub(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_sub_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_mul_pd(self.0, other.0)) }
-    }
-}
-
-/// (left, right) as two scalars (targets without SSE2; compiled in tests everywhere).
-#[cfg(any(not(target_arch = "x86_64"), test))]
-#[derive(Clone, Copy)]
-struct ScalarPair([f64; 2]);
-
-#[cfg(any(not(target_arch = "x86_64"), test))]
-impl StereoLanes for ScalarPair {
-    #[inline(always)]
-    fn new(left: f64, right: f64) -> Self {
-        Self([left, right])
-    }
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        Self([x, x])
-    }
-    #[inline(always)]
-    fn from_f32(left: f32, right: f32) -> Self {
-        Self([sanitize(left) as f64, sanitize(right) as f64])
-    }
-    #[inline(always)]
-    fn to_f32(self) -> (f32, f32) {
-        let [left, right] = self.0;
-        (left as f32, right as f32)
-    }
-    #[inline(always)]
-    fn left(self) -> f64 {
-        self.0[0]
-    }
-    #[inline(always)]
-    fn right(self) -> f64 {
-        self.0[1]
-    }
-    #[inline(always)]
-    fn sub(self, other: Self) -> Self {
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([a - c, b - d])
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([a * c, b * d])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::f64::consts::PI;
-
-    struct TestRng(u64);
-
-    impl TestRng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        }
-    }
 
     fn with_cutoff(cutoff_hz: f32) -> DcBlockerSettings {
         DcBlockerSettings { cutoff_hz, bypass: false }
@@ -643,8 +492,8 @@ mod tests {
 
     #[test]
     fn bypass_is_bit_exact_with_zero_latency() {
-        let mut rng = TestRng(5);
-        let mut input: Vec<f32> = (0..10_000).map(|_| rng.uniform() as f32 * 0.9 + 0.1).collect();
+        let mut rng = Rng::new(5);
+        let mut input: Vec<f32> = (0..10_000).map(|_| rng.range(-1.0, 1.0) as f32 * 0.9 + 0.1).collect();
         input.extend([f32::MIN_POSITIVE / 4.0, 3.0, -7.0]);
         let settings = DcBlockerSettings { bypass: true, ..Default::default() };
         let mut blocker = DcBlocker::new(48_000.0, &settings);
@@ -698,10 +547,10 @@ mod tests {
     }
 
     fn test_signal(n: usize) -> Vec<f32> {
-        let mut rng = TestRng(17);
+        let mut rng = Rng::new(17);
         (0..n)
             .map(|i| match (i / 5000) % 3 {
-                0 => (0.3 + rng.uniform() * 0.3) as f32,
+                0 => (0.3 + rng.range(-1.0, 1.0) * 0.3) as f32,
                 1 => 0.0,
                 _ => (0.5 * (i as f64 * 0.01).sin() - 0.2) as f32,
             })
@@ -745,7 +594,7 @@ mod tests {
             );
         }
         let mut blocker = DcBlocker::new(48_000.0, &s);
-        let mut rng = TestRng(23);
+        let mut rng = Rng::new(23);
         let (mut l, mut r) = (left.clone(), right.clone());
         let mut start = 0;
         while start < n {

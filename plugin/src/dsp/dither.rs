@@ -77,6 +77,10 @@
 //! output off the grid. Latency is always 0.
 
 use crate::dsp::bypass::BypassCrossfade;
+use crate::dsp::sanitizer::sanitize_sample;
+#[cfg(test)]
+use crate::dsp::stereo_lanes::ScalarPair;
+use crate::dsp::stereo_lanes::{Pair, StereoLanes};
 
 /// Length of the trailing run of exact digital silence after which the output is blanked.
 pub const AUTO_BLANK_MS: f64 = 50.0;
@@ -94,10 +98,6 @@ pub const NOISE_SHAPING_MIN_RATE_HZ: f64 = 40_000.0;
 
 /// Sample rate from which [`DitherMode::NoiseShaped`] falls back to plain TPDF.
 pub const NOISE_SHAPING_MAX_RATE_HZ: f64 = 64_000.0;
-
-/// Input magnitude above which a sample is treated as garbage (like NaN/±∞) and replaced by 0,
-/// matching the engine's sanitizer.
-const MAX_SANE_INPUT: f32 = 1.0e6;
 
 /// Adding and subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to the nearest integer (ties
 /// to even) in the default rounding mode.
@@ -344,7 +344,7 @@ impl Dither {
         self.counter = self.counter.wrapping_add(left.len() as u32);
         let limit = self.blank_after_samples;
         for (run, channel) in self.zero_run.iter_mut().zip([left, right]) {
-            let trailing = channel.iter().rev().take_while(|&&x| sanitize(x) == 0.0).count();
+            let trailing = channel.iter().rev().take_while(|&&x| sanitize_sample(x) == 0.0).count();
             let trailing = trailing.min(limit as usize) as u32;
             *run = if trailing as usize == channel.len() {
                 run.saturating_add(trailing).min(limit)
@@ -368,12 +368,12 @@ impl Dither {
         for ((channel, run), flags) in
             [&*left, &*right].into_iter().zip(self.zero_run.iter_mut()).zip(blank.iter_mut())
         {
-            if !channel.iter().fold(false, |zero, &x| zero | (sanitize(x) == 0.0)) {
+            if !channel.iter().fold(false, |zero, &x| zero | (sanitize_sample(x) == 0.0)) {
                 *run = if frames > 0 { 0 } else { *run };
                 continue;
             }
             for (&x, flag) in channel.iter().zip(flags.iter_mut()) {
-                *run = if sanitize(x) == 0.0 { (*run + 1).min(limit) } else { 0 };
+                *run = if sanitize_sample(x) == 0.0 { (*run + 1).min(limit) } else { 0 };
                 *flag = blanking && *run >= limit;
                 any_blank |= *flag;
             }
@@ -416,16 +416,6 @@ fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
         sample_rate_hz.clamp(1_000.0, 1_536_000.0)
     } else {
         48_000.0
-    }
-}
-
-/// NaN, ±∞ and |x| > 1e6 become 0 (as in the engine's sanitizer); everything else passes.
-#[inline(always)]
-fn sanitize(x: f32) -> f32 {
-    if x.abs() <= MAX_SANE_INPUT {
-        x
-    } else {
-        0.0
     }
 }
 
@@ -494,7 +484,8 @@ fn tpdf_kernel(quantizer: &Quantizer, counter: u32, key: u32, samples: &mut [f32
     dither_steps_kernel(counter, key, samples.len(), &mut steps);
     for (x, &step) in samples.iter_mut().zip(steps.iter()) {
         let dither = step as f64 * TWO_POW_MINUS_16;
-        let code = clip_code(round_to_integer(sanitize(*x) as f64 * quantizer.scale + dither), quantizer);
+        let code =
+            clip_code(round_to_integer(sanitize_sample(*x) as f64 * quantizer.scale + dither), quantizer);
         *x = (code * quantizer.inv_scale) as f32;
     }
 }
@@ -685,217 +676,11 @@ fn shape_loop<P: StereoLanes, const BLANK: bool>(
     *history = [e1, t2, t3, t4, t5, t6, t7, t8, t9, code1, scaled_v1].map(P::to_array);
 }
 
-/// A (left, right) pair of f64 and the operations the noise shaper's loop needs.
-trait StereoLanes: Copy {
-    fn new(left: f64, right: f64) -> Self;
-    fn splat(x: f64) -> Self;
-    fn from_array(pair: [f64; 2]) -> Self;
-    fn to_array(self) -> [f64; 2];
-    /// Two integers, exactly.
-    fn from_i32(pair: [i32; 2]) -> Self;
-    /// Two input samples, sanitized like [`sanitize`]: NaN, ±∞ and |x| > 1e6 become 0.
-    fn from_f32(left: f32, right: f32) -> Self;
-    /// Both lanes rounded to f32.
-    fn to_f32(self) -> (f32, f32);
-    fn add(self, other: Self) -> Self;
-    fn sub(self, other: Self) -> Self;
-    fn mul(self, other: Self) -> Self;
-    /// Lane-wise minimum as x86 `minpd` (`a < b ? a : b`; operands are never NaN here).
-    fn min(self, other: Self) -> Self;
-    /// Lane-wise maximum as x86 `maxpd` (`a > b ? a : b`; operands are never NaN here).
-    fn max(self, other: Self) -> Self;
-    /// +0.0 in the lanes whose flag is set.
-    fn zero_where(self, left: bool, right: bool) -> Self;
-}
-
-/// The lanes the loops run on: one SSE2 register on x86-64 (SSE2 is part of the x86-64 baseline),
-/// two scalars elsewhere. Both perform the same IEEE operations, so they give the same bits (the
-/// tests compare them).
-#[cfg(target_arch = "x86_64")]
-type Pair = Sse2Pair;
-#[cfg(not(target_arch = "x86_64"))]
-type Pair = ScalarPair;
-
-/// (left, right) in one SSE2 register.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-struct Sse2Pair(std::arch::x86_64::__m128d);
-
-#[cfg(target_arch = "x86_64")]
-impl StereoLanes for Sse2Pair {
-    #[inline(always)]
-    fn new(left: f64, right: f64) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_set_pd(right, left)) }
-    }
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_set1_pd(x)) }
-    }
-    #[inline(always)]
-    fn from_array([left, right]: [f64; 2]) -> Self {
-        Self::new(left, right)
-    }
-    #[inline(always)]
-    fn to_array(self) -> [f64; 2] {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { [_mm_cvtsd_f64(self.0), _mm_cvtsd_f64(_mm_unpackhi_pd(self.0, self.0))] }
-    }
-    #[inline(always)]
-    fn from_i32([left, right]: [i32; 2]) -> Self {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(_mm_cvtepi32_pd(_mm_setr_epi32(left, right, 0, 0))) }
-    }
-    #[inline(always)]
-    fn from_f32(left: f32, right: f32) -> Self {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe {
-            // f32 → f64 is exact, so testing the magnitude in f64 is the same test.
-            let x = _mm_cvtps_pd(_mm_setr_ps(left, right, 0.0, 0.0));
-            let magnitude = _mm_andnot_pd(_mm_set1_pd(-0.0), x);
-            // NaN compares false, so it is zeroed too.
-            let sane = _mm_cmple_pd(magnitude, _mm_set1_pd(MAX_SANE_INPUT as f64));
-            Self(_mm_and_pd(x, sane))
-        }
-    }
-    #[inline(always)]
-    fn to_f32(self) -> (f32, f32) {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe {
-            let y = _mm_cvtpd_ps(self.0);
-            (_mm_cvtss_f32(y), _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(y, y)))
-        }
-    }
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_add_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn sub(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_sub_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_mul_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn min(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_min_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn max(self, other: Self) -> Self {
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(std::arch::x86_64::_mm_max_pd(self.0, other.0)) }
-    }
-    #[inline(always)]
-    fn zero_where(self, left: bool, right: bool) -> Self {
-        use std::arch::x86_64::*;
-        let keep = |flag: bool| if flag { 0 } else { -1 };
-        // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { Self(_mm_and_pd(self.0, _mm_castsi128_pd(_mm_set_epi64x(keep(right), keep(left))))) }
-    }
-}
-
-/// (left, right) as two scalars (targets without SSE2; compiled in tests everywhere).
-#[cfg(any(not(target_arch = "x86_64"), test))]
-#[derive(Clone, Copy)]
-struct ScalarPair([f64; 2]);
-
-#[cfg(any(not(target_arch = "x86_64"), test))]
-impl StereoLanes for ScalarPair {
-    #[inline(always)]
-    fn new(left: f64, right: f64) -> Self {
-        Self([left, right])
-    }
-    #[inline(always)]
-    fn splat(x: f64) -> Self {
-        Self([x, x])
-    }
-    #[inline(always)]
-    fn from_array(pair: [f64; 2]) -> Self {
-        Self(pair)
-    }
-    #[inline(always)]
-    fn to_array(self) -> [f64; 2] {
-        self.0
-    }
-    #[inline(always)]
-    fn from_i32(pair: [i32; 2]) -> Self {
-        Self(pair.map(f64::from))
-    }
-    #[inline(always)]
-    fn from_f32(left: f32, right: f32) -> Self {
-        Self([sanitize(left) as f64, sanitize(right) as f64])
-    }
-    #[inline(always)]
-    fn to_f32(self) -> (f32, f32) {
-        let [left, right] = self.0;
-        (left as f32, right as f32)
-    }
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([a + c, b + d])
-    }
-    #[inline(always)]
-    fn sub(self, other: Self) -> Self {
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([a - c, b - d])
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([a * c, b * d])
-    }
-    #[inline(always)]
-    fn min(self, other: Self) -> Self {
-        let min = |a: f64, b: f64| if a < b { a } else { b };
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([min(a, c), min(b, d)])
-    }
-    #[inline(always)]
-    fn max(self, other: Self) -> Self {
-        let max = |a: f64, b: f64| if a > b { a } else { b };
-        let ([a, b], [c, d]) = (self.0, other.0);
-        Self([max(a, c), max(b, d)])
-    }
-    #[inline(always)]
-    fn zero_where(self, left: bool, right: bool) -> Self {
-        let [a, b] = self.0;
-        Self([if left { 0.0 } else { a }, if right { 0.0 } else { b }])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::f64::consts::PI;
-
-    /// Small xorshift generator for test signals and random block sizes (independent of the
-    /// processor's hash).
-    struct TestRng(u64);
-
-    impl TestRng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        /// Uniform on [−1, 1).
-        fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        }
-    }
 
     fn settings(mode: DitherMode, word_length: WordLength, auto_blank: bool) -> DitherSettings {
         DitherSettings { mode, word_length, auto_blank, bypass: false }
@@ -1148,8 +933,8 @@ mod tests {
 
     #[test]
     fn output_lies_on_the_grid_and_clips_to_the_range() {
-        let mut rng = TestRng(0x1234_5678);
-        let mut input: Vec<f32> = (0..50_000).map(|_| (rng.uniform() * 1.3) as f32).collect();
+        let mut rng = Rng::new(0x1234_5678);
+        let mut input: Vec<f32> = (0..50_000).map(|_| (rng.range(-1.0, 1.0) * 1.3) as f32).collect();
         input.extend((0..5_000).map(|i| (i as f32 * 1e-9).sin() * 1e-8));
         input.extend([1.0, -1.0, 0.999_999_9, -0.999_999_9, 1.5, -1.5, 1e-30, -1e-30]);
         for word_length in [WordLength::Bits16, WordLength::Bits20, WordLength::Bits24] {
@@ -1173,9 +958,9 @@ mod tests {
         let segment = 4096;
         let word_length = WordLength::Bits16;
         // A −70 dBFS noise signal: the error must not depend on it.
-        let mut rng = TestRng(0xDEAD_BEEF);
+        let mut rng = Rng::new(0xDEAD_BEEF);
         let amplitude = 10f64.powf(-70.0 / 20.0) * 3f64.sqrt();
-        let input: Vec<f32> = (0..n).map(|_| (rng.uniform() * amplitude) as f32).collect();
+        let input: Vec<f32> = (0..n).map(|_| (rng.range(-1.0, 1.0) * amplitude) as f32).collect();
         let sigma2 = 0.25; // TPDF error variance in LSB²
         let mut results = Vec::new();
         for mode in [DitherMode::Tpdf, DitherMode::NoiseShaped] {
@@ -1273,10 +1058,10 @@ mod tests {
                 let out = render_mono(fs, &settings(mode, word_length, true), &vec![0.0; 10_000]);
                 assert!(out.iter().all(|&y| y.to_bits() == 0));
                 // Audio, silence, then a tiny signal far below ½ LSB.
-                let mut rng = TestRng(99);
+                let mut rng = Rng::new(99);
                 let audio = 3_000;
                 let silence = 20_000;
-                let mut input: Vec<f32> = (0..audio).map(|_| (rng.uniform() * 0.01) as f32).collect();
+                let mut input: Vec<f32> = (0..audio).map(|_| (rng.range(-1.0, 1.0) * 0.01) as f32).collect();
                 input.extend(vec![0.0; silence]);
                 input.extend(vec![1.0e-7; 5_000]);
                 let blanked = render_mono(fs, &settings(mode, word_length, true), &input);
@@ -1341,10 +1126,10 @@ mod tests {
     }
 
     fn test_signal(n: usize) -> Vec<f32> {
-        let mut rng = TestRng(7);
+        let mut rng = Rng::new(7);
         (0..n)
             .map(|i| match (i / 3000) % 4 {
-                0 => (rng.uniform() * 0.3) as f32,
+                0 => (rng.range(-1.0, 1.0) * 0.3) as f32,
                 1 => 0.0,
                 2 => (0.5 * (i as f64 * 0.05).sin()) as f32,
                 _ => 1.0e-6,
@@ -1368,7 +1153,7 @@ mod tests {
                 );
             }
             let mut dither = Dither::new(44_100.0, &s);
-            let mut rng = TestRng(3);
+            let mut rng = Rng::new(3);
             let (mut l, mut r) = (left.clone(), right.clone());
             let mut start = 0;
             while start < n {
@@ -1433,8 +1218,8 @@ mod tests {
 
     #[test]
     fn neutral_and_bypass_are_bit_exact_with_zero_latency() {
-        let mut rng = TestRng(11);
-        let mut input: Vec<f32> = (0..5_000).map(|_| rng.uniform() as f32 * 0.7).collect();
+        let mut rng = Rng::new(11);
+        let mut input: Vec<f32> = (0..5_000).map(|_| rng.range(-1.0, 1.0) as f32 * 0.7).collect();
         input.extend([f32::MIN_POSITIVE / 8.0, 1.0e-30, 2.0, -3.0]);
         let default = DitherSettings::default();
         assert_eq!(default.mode, DitherMode::Off);
@@ -1610,9 +1395,9 @@ mod tests {
     #[test]
     fn noise_shaper_matches_a_textbook_error_feedback_quantizer() {
         let n = 200_000;
-        let mut rng = TestRng(41);
+        let mut rng = Rng::new(41);
         let input: Vec<f32> =
-            (0..n).map(|i| (0.3 * (i as f64 * 0.013).sin() + 1e-3 * rng.uniform()) as f32).collect();
+            (0..n).map(|i| (0.3 * (i as f64 * 0.013).sin() + 1e-3 * rng.range(-1.0, 1.0)) as f32).collect();
         let word_length = WordLength::Bits16;
         let out = render_mono(44_100.0, &settings(DitherMode::NoiseShaped, word_length, false), &input);
         let scale = word_length.steps_per_unit();

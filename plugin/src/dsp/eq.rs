@@ -102,7 +102,7 @@ pub const BYPASS_FADE_MS: f64 = 10.0;
 pub const CONTROL_INTERVAL_MS: f64 = 2.0 / 3.0;
 /// Input samples are clamped to ±this before filtering (non-finite ones become 0), so state
 /// and output stay finite whatever arrives.
-pub const MAX_INPUT_SAMPLE: f64 = 1.0e6;
+pub const MAX_INPUT_SAMPLE: f64 = crate::dsp::sanitizer::MAX_SANE_SAMPLE as f64;
 
 /// Most analogue prototype sections in one band (48 dB/oct: four second-order stages).
 pub(crate) const MAX_PROTOTYPES: usize = 4;
@@ -1503,26 +1503,12 @@ pub(crate) const MAX_SEGMENT: usize = 512;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::f64::consts::PI;
-
-    /// Small deterministic PRNG (xorshift64*).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
 
     /// Stereo noise with some correlation between the channels.
     fn noise(frames: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
-        let mut rng = Rng(seed.max(1));
+        let mut rng = Rng::from_state(seed);
         (0..frames)
             .map(|_| {
                 let common = rng.uniform() - 0.5;
@@ -1650,7 +1636,7 @@ mod tests {
             let schedule = busy_schedule(mode);
             let (l0, r0) = noise(60_000, 7);
             let mut reference: Option<(Vec<f32>, Vec<f32>)> = None;
-            let mut rng = Rng(99);
+            let mut rng = Rng::from_state(99);
             let random: Vec<usize> = (0..400).map(|_| 1 + (rng.uniform() * 700.0) as usize).collect();
             for blocks in [vec![1], vec![7], vec![64], vec![4096], random] {
                 let mut eq = Eq::new(48_000.0, &schedule[0].1);

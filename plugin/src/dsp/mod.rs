@@ -20,4 +20,5 @@ pub mod limiter;
 pub mod multiband;
 pub mod oversampler;
 pub mod sanitizer;
+pub(crate) mod stereo_lanes;
 pub mod target_learner;

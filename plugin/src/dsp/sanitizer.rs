@@ -5,6 +5,18 @@
 /// filter upstream) is treated as garbage, like NaN and ±∞.
 pub const MAX_SANE_SAMPLE: f32 = 1.0e6;
 
+/// One sample through the same rule, without counting: NaN, ±∞ and |x| > [`MAX_SANE_SAMPLE`]
+/// become 0.0, everything else passes (for processors that guard their own input).
+#[inline(always)]
+pub fn sanitize_sample(x: f32) -> f32 {
+    // NaN fails the comparison.
+    if x.abs() <= MAX_SANE_SAMPLE {
+        x
+    } else {
+        0.0
+    }
+}
+
 /// Replaces non-finite and absurdly large samples with silence and counts them, so the editor can
 /// say "bad input arrived" and the meters never see NaN.
 #[derive(Debug, Default, Clone)]

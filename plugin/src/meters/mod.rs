@@ -208,33 +208,7 @@ pub(crate) mod test_support {
         out
     }
 
-    /// Small deterministic PRNG (xorshift64*) so tests are reproducible without dependencies.
-    pub struct Rng(u64);
-
-    impl Rng {
-        /// Creates a generator from a non-zero seed.
-        pub fn new(seed: u64) -> Self {
-            Self(seed | 1)
-        }
-
-        /// Next raw 64-bit value.
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        /// Uniform value in [0, 1).
-        pub fn uniform(&mut self) -> f64 {
-            (self.next_u64() >> 11) as f64 / (1_u64 << 53) as f64
-        }
-
-        /// Uniform value in [lo, hi).
-        pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-            lo + (hi - lo) * self.uniform()
-        }
-    }
+    pub use crate::test_rng::Rng;
 
     /// A "music-like" stereo test signal: decaying harmonic notes with vibrato, band-limited
     /// noise, stereo differences and level changes every few seconds (including quiet and
