@@ -33,11 +33,8 @@ pub const SUB_BLOCK_FRAMES: usize = 64;
 /// Channels the engine processes (mono or stereo). Extra host channels pass through untouched.
 pub const MAX_CHANNELS: usize = 2;
 
-/// Lowest sample rate the engine accepts.
-pub const MIN_SAMPLE_RATE_HZ: f64 = 1_000.0;
-
-/// Highest sample rate the engine accepts.
-pub const MAX_SAMPLE_RATE_HZ: f64 = 1_536_000.0;
+/// The range of sample rates the engine accepts (the processors' range).
+pub use crate::dsp::{MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ};
 
 /// What the engine is prepared for.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -910,35 +910,7 @@ fn polynomial_roots(coefficients: &[f64]) -> Option<[Complex; 4]> {
     Some(roots)
 }
 
-/// `a·b + c`, fused or not: the runtime kernels are compiled once per flavour (see
-/// `true_peak.rs` for the dispatch pattern).
-pub trait MulAdd {
-    /// Returns `a·b + c`.
-    fn mul_add(a: f64, b: f64, c: f64) -> f64;
-}
-
-/// Separate multiply and add (portable; what the compiler emits without FMA).
-#[derive(Debug, Clone, Copy)]
-pub struct Separate;
-
-impl MulAdd for Separate {
-    #[inline(always)]
-    fn mul_add(a: f64, b: f64, c: f64) -> f64 {
-        a * b + c
-    }
-}
-
-/// Fused multiply-add. Only for code compiled with the `fma` target feature (elsewhere
-/// `f64::mul_add` is a slow library call).
-#[derive(Debug, Clone, Copy)]
-pub struct Fused;
-
-impl MulAdd for Fused {
-    #[inline(always)]
-    fn mul_add(a: f64, b: f64, c: f64) -> f64 {
-        a.mul_add(b, c)
-    }
-}
+pub use super::kernel::{Fused, MulAdd, Separate};
 
 /// A transposed-direct-form-II biquad with `N` lanes (per-lane coefficients, f64 state).
 #[derive(Debug, Clone, Copy)]

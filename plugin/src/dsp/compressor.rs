@@ -43,15 +43,15 @@
 //! reduction skips the logarithm and the detector (the result is identical, bit for bit). The
 //! processor has no latency.
 
-#[cfg(target_arch = "x86_64")]
-use crate::dsp::crossover::Fused;
-use crate::dsp::crossover::{
-    clamp_frequency_hz, clamp_sample_rate_hz, FrequencyGlide, Kernel, MulAdd, Section, Separate,
-};
+use crate::dsp::clamp_sample_rate_hz;
+use crate::dsp::crossover::{clamp_frequency_hz, FrequencyGlide, Section};
 use crate::dsp::envelope::{
     clamp_or, db_to_gain, fast_exp2, ramp_samples, sanitize, snap_output, Ballistics, CurveRamp, Detector,
     Ramp, CHUNK_FRAMES, FADE_MS, LOG2_PER_DB, PARAMETER_RAMP_MS,
 };
+#[cfg(target_arch = "x86_64")]
+use crate::dsp::kernel::Fused;
+use crate::dsp::kernel::{Kernel, MulAdd, Separate};
 
 /// Settings of the glue compressor.
 #[derive(Debug, Clone, Copy, PartialEq)]

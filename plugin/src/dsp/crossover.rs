@@ -34,7 +34,7 @@
 //! 10⁻⁴ dB there).
 //!
 //! The per-sample kernels are generic over [`MulAdd`] so that processors can compile them twice:
-//! portable, and with FMA inside an AVX2 + FMA function chosen at run time ([`Kernel`]).
+//! portable, and with FMA inside an AVX2 + FMA function chosen at run time ([`crate::dsp::kernel::Kernel`]).
 //!
 //! Frequency changes glide: the prewarped `g` moves geometrically (a straight line in
 //! log-frequency) over [`FREQUENCY_GLIDE_MS`], with the coefficients recomputed every sample, so
@@ -42,6 +42,8 @@
 //! instance computes for the target.
 
 use std::f64::consts::{PI, SQRT_2};
+
+use super::kernel::MulAdd;
 
 /// Lowest crossover frequency.
 pub const MIN_CROSSOVER_HZ: f64 = 20.0;
@@ -60,15 +62,6 @@ pub const FREQUENCY_GLIDE_MS: f64 = 20.0;
 
 /// Filter state below this magnitude is snapped to zero (about −400 dBFS).
 pub const STATE_SNAP: f64 = 1.0e-20;
-
-/// Clamps the sample rate the way every processor does: [1 kHz, 1.536 MHz], non-finite → 48 kHz.
-pub fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(1_000.0, 1_536_000.0)
-    } else {
-        48_000.0
-    }
-}
 
 /// Clamps a frequency to [`min_hz`, `max_hz`] and below [`MAX_FREQUENCY_FRACTION`]·fs
 /// (NaN → `default_hz`).
@@ -220,61 +213,6 @@ impl FrequencyGlide {
         self.remaining -= 1;
         self.current = if self.remaining == 0 { self.target } else { self.current * self.step_ratio };
         self.coefficients = ButterworthCoefficients::from_prewarped(self.current);
-    }
-}
-
-/// Multiply-add flavour of the recursive kernels: separate multiply and add (portable), or fused
-/// (FMA hardware, used only inside functions compiled with the `fma` target feature).
-pub trait MulAdd {
-    /// Returns `a·b + c`.
-    fn mul_add(a: f64, b: f64, c: f64) -> f64;
-}
-
-/// `a·b + c` as a separate multiply and add (portable).
-#[derive(Debug)]
-pub struct Separate;
-
-impl MulAdd for Separate {
-    #[inline(always)]
-    fn mul_add(a: f64, b: f64, c: f64) -> f64 {
-        a * b + c
-    }
-}
-
-/// `a·b + c` with one rounding (`vfmadd`; only inside `#[target_feature(enable = "fma")]` code,
-/// elsewhere it would be a slow library call).
-#[derive(Debug)]
-pub struct Fused;
-
-impl MulAdd for Fused {
-    #[inline(always)]
-    fn mul_add(a: f64, b: f64, c: f64) -> f64 {
-        a.mul_add(b, c)
-    }
-}
-
-/// Which compiled variant of a processor's kernels runs. Chosen once per instance, so the output
-/// is deterministic (and block-size invariant) on a given machine; the two variants differ by
-/// rounding only (FMA), far below the tests' tolerances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernel {
-    /// Baseline instruction set of the target.
-    Portable,
-    /// x86-64 with AVX2 and FMA, detected at run time.
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-}
-
-impl Kernel {
-    /// The best variant this CPU supports.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2Fma;
-            }
-        }
-        Kernel::Portable
     }
 }
 
@@ -641,6 +579,7 @@ impl ThreeBandSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::kernel::Separate;
 
     /// Analytic LR4 responses from the analog prototype through the bilinear map
     /// `Ω = tan(π f / fs) / tan(π fc / fs)`: |LP4|² ... as complex values.

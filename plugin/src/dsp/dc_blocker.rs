@@ -48,6 +48,7 @@
 //! un-bypassing does not restart the DC transient. Latency is always 0.
 
 use crate::dsp::bypass::BypassCrossfade;
+use crate::dsp::clamp_sample_rate_hz;
 use crate::dsp::denormals::snap_to_zero_f64;
 #[cfg(test)]
 use crate::dsp::stereo_lanes::ScalarPair;
@@ -186,8 +187,7 @@ pub struct DcBlocker {
 impl DcBlocker {
     /// A DC blocker at `sample_rate_hz` (clamped to [1 kHz, 1.536 MHz], non-finite → 48 kHz).
     pub fn new(sample_rate_hz: f64, settings: &DcBlockerSettings) -> Self {
-        let fs =
-            if sample_rate_hz.is_finite() { sample_rate_hz.clamp(1_000.0, 1_536_000.0) } else { 48_000.0 };
+        let fs = clamp_sample_rate_hz(sample_rate_hz);
         let settings = settings.sanitized(fs);
         let coefficients = Coefficients::butterworth_high_pass(settings.cutoff_hz as f64, fs);
         Self {

@@ -77,6 +77,7 @@
 //! output off the grid. Latency is always 0.
 
 use crate::dsp::bypass::BypassCrossfade;
+use crate::dsp::clamp_sample_rate_hz;
 use crate::dsp::sanitizer::sanitize_sample;
 #[cfg(test)]
 use crate::dsp::stereo_lanes::ScalarPair;
@@ -408,15 +409,6 @@ fn copy_into<'a>(buffer: &'a mut [f32; CHUNK_FRAMES], source: &[f32]) -> &'a [f3
         used += 1;
     }
     &buffer[..used]
-}
-
-/// Clamps the sample rate to the supported range (non-finite → 48 kHz).
-fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(1_000.0, 1_536_000.0)
-    } else {
-        48_000.0
-    }
 }
 
 /// `lowbias32` (C. Wellons, hash-prospector): a 32-bit bijection with low avalanche bias.

@@ -33,9 +33,9 @@
 //! relative error < 2·10⁻⁷, i.e. < 2·10⁻⁶ dB). Both are branch-free and vectorise; `fast_exp2(0)`
 //! is exactly 1, so zero reduction is a bit-exact unity gain.
 
-use crate::dsp::crossover::MulAdd;
+use crate::dsp::kernel::MulAdd;
 #[cfg(test)]
-use crate::dsp::crossover::Separate;
+use crate::dsp::kernel::Separate;
 
 /// `20·log10(2)`: dB per octave of level, converts log2 to dB.
 pub const DB_PER_LOG2: f32 = 6.020_6;

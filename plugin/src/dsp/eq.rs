@@ -73,7 +73,9 @@ use super::biquad::Fused;
 use super::biquad::{
     matched_cascade_tail, run_cascade, AnalogSection, Biquad, BiquadCoefficients, MulAdd, Separate,
 };
+use super::clamp_sample_rate_hz;
 use super::eq_linear_phase::LinearPhaseEngine;
+use super::kernel::Kernel;
 
 /// Number of bands.
 pub const EQ_BANDS: usize = 6;
@@ -490,15 +492,6 @@ pub(crate) fn band_targets(settings: &EqSettings, sample_rate_hz: f64) -> [BandT
     std::array::from_fn(|i| BandTarget::new(&settings.bands[i], sample_rate_hz))
 }
 
-/// Clamps the sample rate to [1 kHz, 1.536 MHz] (non-finite → 48 kHz).
-pub(crate) fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(1_000.0, 1_536_000.0)
-    } else {
-        48_000.0
-    }
-}
-
 /// Input sample for the filters: finite and within ±[`MAX_INPUT_SAMPLE`].
 #[inline(always)]
 pub(crate) fn wet_input(x: f32) -> f64 {
@@ -719,28 +712,6 @@ struct Group {
     mix_step: f64,
     /// The band is partially mixed in this tick.
     mixing: bool,
-}
-
-/// Which compiled variant of the filter kernel runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// Baseline instruction set.
-    Portable,
-    /// x86-64 with AVX2 and FMA (detected at run time).
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-}
-
-impl Kernel {
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2Fma;
-            }
-        }
-        Kernel::Portable
-    }
 }
 
 /// The minimum-phase engine: a chain of two-lane sections.

@@ -30,15 +30,16 @@
 //! The M/S arithmetic of the filter paths runs in f64; the plain width path runs in f32. Kernels
 //! are compiled for AVX2 + FMA when the CPU has them.
 
-#[cfg(target_arch = "x86_64")]
-use crate::dsp::crossover::Fused;
+use crate::dsp::clamp_sample_rate_hz;
 use crate::dsp::crossover::{
-    clamp_crossover_pair_hz, clamp_frequency_hz, clamp_sample_rate_hz, FrequencyGlide, Kernel, MulAdd,
-    Section, Separate, ThreeBandSplit,
+    clamp_crossover_pair_hz, clamp_frequency_hz, FrequencyGlide, Section, ThreeBandSplit,
 };
 use crate::dsp::envelope::{
     clamp_or, ramp_samples, sanitize, snap_output, Ramp, CHUNK_FRAMES, FADE_MS, PARAMETER_RAMP_MS,
 };
+#[cfg(target_arch = "x86_64")]
+use crate::dsp::kernel::Fused;
+use crate::dsp::kernel::{Kernel, MulAdd, Separate};
 
 /// Default lower band-width crossover (Hz), same as the multiband's.
 pub const DEFAULT_CROSSOVER_LOW_HZ: f64 = 120.0;

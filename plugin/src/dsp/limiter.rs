@@ -123,14 +123,8 @@
 //! skips a whole sub-block in O(1), and the detector skips its second stage on sub-blocks that
 //! provably stay under the threshold.
 
+use super::clamp_sample_rate_hz;
 use super::oversampler::{Oversampler, MAX_BLOCK};
-
-/// Lowest supported sample rate in Hz (lower requests are clamped up).
-pub const MIN_SAMPLE_RATE_HZ: f64 = 1_000.0;
-/// Highest supported sample rate in Hz (higher requests are clamped down).
-pub const MAX_SAMPLE_RATE_HZ: f64 = 1_536_000.0;
-/// Sample rate used for a non-finite request, in Hz.
-pub const FALLBACK_SAMPLE_RATE_HZ: f64 = 48_000.0;
 
 /// Time constant of the drive, ceiling and margin ramps (one-pole, snapping at rest).
 pub const PARAMETER_SMOOTHING_MS: f64 = 10.0;
@@ -385,15 +379,6 @@ impl LimiterSettings {
             stereo_link_percent: clamp_or(self.stereo_link_percent, 0.0, 100.0, d.stereo_link_percent),
             ..*self
         }
-    }
-}
-
-/// Clamps a requested sample rate into the supported range (non-finite → 48 kHz).
-pub fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
-    if sample_rate_hz.is_finite() {
-        sample_rate_hz.clamp(MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ)
-    } else {
-        FALLBACK_SAMPLE_RATE_HZ
     }
 }
 

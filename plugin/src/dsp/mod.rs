@@ -16,9 +16,30 @@ pub mod eq;
 pub mod eq_linear_phase;
 pub mod gain;
 pub mod imager;
+pub mod kernel;
 pub mod limiter;
 pub mod multiband;
 pub mod oversampler;
 pub mod sanitizer;
 pub(crate) mod stereo_lanes;
 pub mod target_learner;
+
+/// Lowest sample rate Parity processes, in Hz (the engine refuses lower ones; processors clamp).
+pub const MIN_SAMPLE_RATE_HZ: f64 = 1_000.0;
+
+/// Highest sample rate Parity processes, in Hz.
+pub const MAX_SAMPLE_RATE_HZ: f64 = 1_536_000.0;
+
+/// Sample rate a processor assumes for a non-finite request, in Hz.
+pub const FALLBACK_SAMPLE_RATE_HZ: f64 = 48_000.0;
+
+/// Clamps a requested sample rate the way every processor does: into
+/// [[`MIN_SAMPLE_RATE_HZ`], [`MAX_SAMPLE_RATE_HZ`]], non-finite → [`FALLBACK_SAMPLE_RATE_HZ`].
+/// (The meters use their own, narrower range: `crate::meters::clamp_sample_rate_hz`.)
+pub fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
+    if sample_rate_hz.is_finite() {
+        sample_rate_hz.clamp(MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ)
+    } else {
+        FALLBACK_SAMPLE_RATE_HZ
+    }
+}

@@ -28,15 +28,15 @@
 //!   gain computers and the output sum vectorise; the kernels are compiled for AVX2 + FMA when the
 //!   CPU has them.
 
-#[cfg(target_arch = "x86_64")]
-use crate::dsp::crossover::Fused;
-use crate::dsp::crossover::{
-    clamp_crossover_pair_hz, clamp_sample_rate_hz, Kernel, MulAdd, Separate, ThreeBandSplit,
-};
+use crate::dsp::clamp_sample_rate_hz;
+use crate::dsp::crossover::{clamp_crossover_pair_hz, ThreeBandSplit};
 use crate::dsp::envelope::{
     clamp_or, db_to_gain, fast_exp2, ramp_samples, sanitize, snap_output, Ballistics, CurveRamp, Detector,
     Ramp, CHUNK_FRAMES, FADE_MS, LOG2_PER_DB, PARAMETER_RAMP_MS,
 };
+#[cfg(target_arch = "x86_64")]
+use crate::dsp::kernel::Fused;
+use crate::dsp::kernel::{Kernel, MulAdd, Separate};
 
 /// Number of bands.
 pub const BANDS: usize = 3;
