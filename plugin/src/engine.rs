@@ -216,6 +216,10 @@ pub struct Engine {
     meter_settings: MeterSettings,
     /// Whether the host transport was playing at the last block (true without a transport).
     transport_playing: bool,
+    /// Limiter-output target (learn target minus output gain) the published answer was computed
+    /// for (NaN: recompute at the next publish). Between passes the answer only changes with it,
+    /// so it is not recomputed per block.
+    learn_answer_target_lufs: f32,
     /// Published readings.
     view: Arc<EngineView>,
 }
@@ -253,6 +257,7 @@ impl Engine {
             output_hops_published: 0,
             meter_settings: MeterSettings::default(),
             transport_playing: true,
+            learn_answer_target_lufs: f32::NAN,
             view: Arc::new(EngineView::default()),
         };
         engine.view.learn_target_lufs.store(DEFAULT_LEARN_TARGET_LUFS, Ordering::Relaxed);
@@ -284,6 +289,7 @@ impl Engine {
         self.input_trim = SmoothedGain::new(rate, self.settings.input_trim_db);
         self.output_gain = SmoothedGain::new(rate, self.settings.output_gain_db);
         self.chain = Chain::new(rate, &self.settings.stages);
+        self.learn_answer_target_lufs = f32::NAN;
         self.view.latency_samples.store(self.chain.latency_samples() as u64, Ordering::Relaxed);
         self.view.restart_pending.store(false, Ordering::Relaxed);
         self.bypass = BypassCrossfade::new(rate, self.settings.bypass);
@@ -312,6 +318,7 @@ impl Engine {
         self.output_gain.settle();
         self.bypass.settle();
         self.chain.reset();
+        self.learn_answer_target_lufs = f32::NAN;
         self.dry_delay.reset();
         self.publish();
     }
@@ -346,11 +353,13 @@ impl Engine {
     /// Starts a "learn to target" pass (see [`crate::dsp::target_learner`]). No allocation.
     pub fn start_learning(&mut self) {
         self.chain.start_learning();
+        self.learn_answer_target_lufs = f32::NAN;
     }
 
     /// Ends the learning pass; its answer stays available from [`Engine::learned_drive`].
     pub fn stop_learning(&mut self) {
         self.chain.stop_learning();
+        self.learn_answer_target_lufs = f32::NAN;
     }
 
     /// The limiter drive that puts the *plugin output* at `target_lufs` (the output gain after
@@ -516,7 +525,7 @@ impl Engine {
     }
 
     /// Publishes meter readings (relaxed atomic stores only).
-    fn publish(&self) {
+    fn publish(&mut self) {
         self.input_peak.publish(&self.view.input_peak, self.spec.channels);
         self.output_peak.publish(&self.view.output_peak, self.spec.channels);
         self.view.input_meters.publish(&self.input_meters);
@@ -527,8 +536,16 @@ impl Engine {
             cell.store(value, Ordering::Relaxed);
         }
         self.view.limiter_gain_reduction_db.store(reduction.limiter_db, Ordering::Relaxed);
-        self.view.learning.store(self.chain.is_learning(), Ordering::Relaxed);
+        let learning = self.chain.is_learning();
+        self.view.learning.store(learning, Ordering::Relaxed);
         let target = self.view.learn_target_lufs.load(Ordering::Relaxed);
+        // While a pass runs the answer moves with the audio; otherwise only with the target at the
+        // limiter output.
+        let limiter_target = target - self.settings.output_gain_db;
+        if !learning && limiter_target.to_bits() == self.learn_answer_target_lufs.to_bits() {
+            return;
+        }
+        self.learn_answer_target_lufs = if learning { f32::NAN } else { limiter_target };
         let (drive, note) = match self.learned_drive(f64::from(target)) {
             LearnedDrive::Drive(drive) => (drive, f32::NAN),
             LearnedDrive::TooLoud(excess) => (f32::NAN, excess),
@@ -907,6 +924,23 @@ mod tests {
             let LearnedDrive::Drive(drive_db) = engine.learned_drive(target) else {
                 panic!("no drive for {target}: {:?}", engine.learned_drive(target));
             };
+            // The editor reads the same answer from the view once a block has been published,
+            // also after the target changes between passes.
+            let view = engine.view();
+            let silence = vec![vec![0.0f32; 512]; 2];
+            for probe in [target, target - 1.0, target] {
+                view.learn_target_lufs.store(probe as f32, Ordering::Relaxed);
+                render(&mut engine, &silence, &mut || 512);
+                let expected = match engine.learned_drive(probe) {
+                    LearnedDrive::Drive(drive) => drive,
+                    other => panic!("{probe}: {other:?}"),
+                };
+                assert_eq!(
+                    view.learned_drive_db.load(Ordering::Relaxed),
+                    expected,
+                    "view answer for {probe}"
+                );
+            }
             let mut settings = ChainSettings { output_gain_db: -0.5, ..ChainSettings::default() };
             settings.stages.limiter.drive_db = drive_db;
             let mut check = prepared(settings);
