@@ -146,10 +146,17 @@ def test_two_instances_at_once(standalone_path, screenshot_dir):
     try:
         second, second_window = start_standalone(standalone_path)
         try:
-            time.sleep(1.0)
             assert first_window != second_window
             for window, name in [(first_window, "a"), (second_window, "b")]:
-                image = screenshot(window, screenshot_dir / f"editor-two-instances-{name}.png")
+                # Two software-GL windows start at once: wait (bounded) for each one's first
+                # frame with live meters instead of a fixed sleep (one CI run caught a window
+                # still black after 1 s).
+                deadline = time.monotonic() + 10.0
+                while True:
+                    time.sleep(0.5)
+                    image = screenshot(window, screenshot_dir / f"editor-two-instances-{name}.png")
+                    if meter_green_fraction(image) > 0.02 or time.monotonic() > deadline:
+                        break
                 assert meter_green_fraction(image) > 0.02
         finally:
             stop(second)
