@@ -23,13 +23,20 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
 
+#[cfg(feature = "cli")]
+pub mod audio_file;
 pub mod demo_signal;
+pub mod demo_song;
 pub mod dsp;
 mod editor;
 pub mod engine;
 pub mod meters;
+#[cfg(feature = "cli")]
+pub mod offline;
 pub mod params;
 pub mod peak_meter;
+#[cfg(feature = "cli")]
+pub mod plot;
 #[cfg(test)]
 mod test_alloc;
 #[cfg(test)]

@@ -9,7 +9,8 @@ import subprocess
 import numpy as np
 import pyloudnorm
 import pytest
-from scipy.signal import firwin, resample_poly
+
+from signals import music_like, true_peak_16x_dbtp
 
 WORKSPACE_TARGET = os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug")
 
@@ -20,21 +21,6 @@ def measure_path():
     if not os.path.exists(path):
         pytest.fail(f"{path} is missing: run `cargo xtask test`")
     return path
-
-
-def music_like(rate: int, seconds: float, seed: int) -> np.ndarray:
-    """Drums, bass, chords and noise with level changes between sections; stereo, float32."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(rate * seconds)) / rate
-    beat = (t * 2.0) % 1.0
-    kick = 0.6 * np.exp(-beat * 18) * np.sin(2 * np.pi * (50 + 90 * np.exp(-beat * 30)) * t)
-    hats = 0.05 * np.exp(-((t * 4.0) % 1.0) * 60) * rng.standard_normal(t.size)
-    chord = sum(0.08 * np.sin(2 * np.pi * f * t + p) for f, p in [(220, 0.1), (277.2, 0.7), (329.6, 1.3)])
-    bass = 0.25 * np.tanh(2 * np.sin(2 * np.pi * 55 * t))
-    sections = 0.35 + 0.65 * (np.sin(2 * np.pi * t / 17.0) > -0.3)
-    left = sections * (kick + bass + chord + hats)
-    right = sections * (kick + bass + 0.9 * chord + 1.1 * hats + 0.02 * rng.standard_normal(t.size))
-    return (0.8 * np.stack([left, right])).astype(np.float32)
 
 
 def parity_measure(measure_path, audio: np.ndarray, rate: int, tmp_path) -> dict:
@@ -67,8 +53,6 @@ def test_true_peak_agrees_with_a_16x_oversampled_reference(measure_path, tmp_pat
     # A long interpolator (256 taps per phase, Kaiser β = 9): this signal reaches Nyquist (the
     # kick's chirp aliases through the whole band late in the file), where resample_poly's
     # default filter (20 taps per phase, β = 5) reads 0.8 dB low at 48 kHz.
-    taps = firwin(2 * 16 * 128 + 1, 1 / 16, window=("kaiser", 9.0))
-    upsampled = resample_poly(audio.astype(np.float64), 16, 1, axis=1, window=taps)
-    reference = 20 * np.log10(np.max(np.abs(upsampled)))
+    reference = true_peak_16x_dbtp(audio)
     print(f"{rate} Hz: parity {ours:.3f} dBTP, 16x reference {reference:.3f} dBTP")
     assert abs(ours - reference) <= 0.05

@@ -2,10 +2,11 @@
 //!
 //! - `demo`: the README's main job. Installs missing system packages, builds the release bundles,
 //!   installs them into `~/.clap` and `~/.vst3`, then runs the built-in demo through the installed
-//!   CLAP plugin and prints what it measured.
+//!   CLAP plugin and prints what it measured, and finally `parity demo` (the offline tool masters
+//!   a synthesized song to −14 LUFS: before/after WAVs, report and plots in `target/parity-demo/`).
 //! - `test`: the README's test command. Installs what the tests need (system packages, a Python
 //!   venv with pedalboard), checks rustfmt and clippy (`-D warnings`), builds the alloc-guard test
-//!   bundle and the standalone, runs `cargo test --workspace` and the Python host and editor
+//!   bundle, the standalone and the `parity` CLI, runs `cargo test --workspace` and the Python host and editor
 //!   tests, and prints the total count.
 //! - `deps`: only the system packages.
 //! - `install`: release bundles into `~/.clap` and `~/.vst3`.
@@ -167,17 +168,36 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs the demo through the installed CLAP plugin with the project's CLAP test host (release
-/// profile: it reuses the dependencies the release bundles were just built with).
+/// Runs the demo through the installed CLAP plugin with the project's CLAP test host, then the
+/// offline tool's demo (`parity demo`: a song mastered to −14 LUFS with before/after files,
+/// report and plots in `target/parity-demo/`). Release profile: both reuse the dependencies the
+/// release bundles were just built with.
 fn run_demo(clap: &Path) -> Result<()> {
     run(Command::new("cargo")
         .args(["run", "--release", "--quiet", "-p", "parity-tests", "--bin", "parity-clap-demo", "--"])
-        .arg(clap))
+        .arg(clap))?;
+    println!();
+    run(Command::new("cargo").args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "parity",
+        "--features",
+        "cli",
+        "--bin",
+        "parity",
+        "--",
+        "demo",
+        "--out",
+        "target/parity-demo",
+    ]))
 }
 
-/// Features of every test build: the alloc guard, and the standalone for the editor tests. The
-/// unit tests use the same set so the whole suite compiles nice-plug and egui only once.
-const TEST_FEATURES: &str = "parity/alloc-guard,parity/standalone";
+/// Features of every test build: the alloc guard, the standalone for the editor tests and the
+/// offline CLI. The unit tests use the same set so the whole suite compiles nice-plug and egui
+/// only once.
+const TEST_FEATURES: &str = "parity/alloc-guard,parity/standalone,parity/cli";
 
 /// Builds the alloc-guard test bundle (dev profile: debug assertions on) and the standalone into
 /// `target/guard/bundled/` and `target/debug/`, and returns the bundle folder. nice-plug-xtask
@@ -311,6 +331,7 @@ fn run_all_tests() -> Result<()> {
             .env("PARITY_STANDALONE", &standalone)
             .env("PARITY_CLAP_RENDER", std::fs::canonicalize("target/debug/parity-clap-render")?)
             .env("PARITY_MEASURE", std::fs::canonicalize("target/debug/parity-measure")?)
+            .env("PARITY_CLI", std::fs::canonicalize("target/debug/parity")?)
             .env("DISPLAY", &display.name),
         &mut tally,
     )?;

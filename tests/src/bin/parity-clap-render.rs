@@ -2,11 +2,12 @@
 //! hosts' output (pedalboard's VST3) can be compared with the CLAP output of the same settings.
 //!
 //! ```text
-//! parity-clap-render --rate 48000 --channels 2 --block 512 [--set "Input Trim=6"]... IN OUT
+//! parity-clap-render --rate 48000 --channels 2 --block 512 [--set "Input Trim=6"]... [--save-state F] IN OUT
 //! ```
 //! IN and OUT are raw little-endian f32, planar (all frames of channel 0, then channel 1, …).
 //! `--set NAME=TEXT` finds the parameter whose name contains NAME and sets it from its display
-//! text, as a user typing into a host would. The bundle is `PARITY_CLAP_BUNDLE` or the test bundle.
+//! text, as a user typing into a host would. `--save-state F` writes the plugin's `clap.state`
+//! after the settings (the settings file `parity master --settings` reads). The bundle is `PARITY_CLAP_BUNDLE` or the test bundle.
 
 use std::process::ExitCode;
 
@@ -27,12 +28,14 @@ fn run() -> Result<(), String> {
     let (mut rate, mut channels, mut block) = (48_000.0f64, 2usize, 512usize);
     let mut settings: Vec<(String, String)> = Vec::new();
     let mut files = Vec::new();
+    let mut state_path: Option<String> = None;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--rate" => rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
             "--channels" => channels = value()?.parse().map_err(|e| format!("--channels: {e}"))?,
             "--block" => block = value()?.parse().map_err(|e| format!("--block: {e}"))?,
+            "--save-state" => state_path = Some(value()?),
             "--set" => {
                 let setting = value()?;
                 let (name, text) = setting.split_once('=').ok_or("--set takes NAME=TEXT")?;
@@ -42,10 +45,9 @@ fn run() -> Result<(), String> {
         }
     }
     let [input_path, output_path] = files.as_slice() else {
-        return Err(
-            "usage: parity-clap-render [--rate R] [--channels C] [--block N] [--set NAME=TEXT]... IN OUT"
-                .into(),
-        );
+        return Err("usage: parity-clap-render [--rate R] [--channels C] [--block N] [--set NAME=TEXT]... \
+                 [--save-state F] IN OUT"
+            .into());
     };
     if channels == 0 || block == 0 {
         return Err("channels and block must be at least 1".into());
@@ -74,6 +76,10 @@ fn run() -> Result<(), String> {
         values.push((param.id, value));
     }
     host.set_params(&values)?;
+    if let Some(path) = &state_path {
+        let state = host.save_state()?;
+        std::fs::write(path, state).map_err(|e| format!("{path}: {e}"))?;
+    }
     host.activate(rate, block as u32)?;
     // Delay-compensated like pedalboard, so the two hosts' outputs line up.
     let output = host.render_aligned(&input, || block, &[])?;
