@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use parity::audio_file::{read_audio_file, write_wav, AudioBuffer, SampleFormat};
 use parity::demo_song::render_demo_song;
 use parity::engine::ChainSettings;
+use parity::meters::MeterSet;
 use parity::offline::analysis::analyze;
 use parity::offline::render::{master_to_target, render};
 
@@ -62,6 +63,21 @@ fn main() {
          (decode {decode_s:.3} s, analysis {analysis_s:.3} s = {:.0}x)",
         DURATION_S / total_s,
         DURATION_S / analysis_s
+    );
+
+    // Of which the plugin's own meters (loudness + 8x true peak + level), as the analysis feeds them.
+    let buffer = read_audio_file(&path).expect("read the bench file");
+    let started = Instant::now();
+    let mut meters = MeterSet::new(f64::from(RATE_HZ), 2);
+    let chunk = RATE_HZ as usize / 20;
+    for (left, right) in buffer.channels[0].chunks(chunk).zip(buffer.channels[1].chunks(chunk)) {
+        meters.process(&[left, right]);
+    }
+    std::hint::black_box(meters.loudness.integrated_lufs());
+    let meters_s = started.elapsed().as_secs_f64();
+    println!(
+        "  of which the plugin's meters (MeterSet: loudness, 8x true peak, level): {meters_s:.3} s = {:.0} ns/frame",
+        meters_s * 1e9 / (DURATION_S * f64::from(RATE_HZ))
     );
 
     // An album of 12 files across the cores.

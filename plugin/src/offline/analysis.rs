@@ -166,7 +166,7 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
             .reduce(f64::min)
     });
     let (full, low) = match channels {
-        [left, right] => (stereo_sums(left, right, None), stereo_sums(left, right, Some(sample_rate_hz))),
+        [left, right] => stereo_sums(left, right, sample_rate_hz),
         _ => (None, None),
     };
     let dc_offset_dbfs = channels
@@ -215,6 +215,14 @@ struct StereoSums {
 }
 
 impl StereoSums {
+    /// Adds one sample pair.
+    #[inline]
+    fn add(&mut self, l: f64, r: f64) {
+        self.lr += l * r;
+        self.ll += l * l;
+        self.rr += r * r;
+    }
+
     /// Pearson correlation, −1…+1.
     fn correlation(self) -> f64 {
         (self.lr / (self.ll * self.rr).sqrt()).clamp(-1.0, 1.0)
@@ -227,30 +235,29 @@ impl StereoSums {
     }
 }
 
-/// Sums of the whole file, optionally of the part below [`LOW_BAND_HZ`] (a 4th-order
-/// Butterworth low-pass at `sample_rate_hz`). `None` when either side is silent.
-fn stereo_sums(left: &[f32], right: &[f32], low_pass_rate_hz: Option<f64>) -> Option<StereoSums> {
-    let coefficients = low_pass_rate_hz.map(|rate| {
-        let section = |q| AnalogSection::lowpass2(LOW_BAND_HZ, q).matched(rate);
-        // Butterworth 4th order: two sections with Q = 0.5412 and 1.3066.
-        [section(0.541_196_1), section(1.306_563)]
-    });
+/// Sums of the whole file (`.0`) and of the part below [`LOW_BAND_HZ`] (`.1`, a 4th-order
+/// Butterworth low-pass at `sample_rate_hz`), in one pass. `None` where either side is silent.
+fn stereo_sums(left: &[f32], right: &[f32], sample_rate_hz: f64) -> (Option<StereoSums>, Option<StereoSums>) {
+    let section = |q| AnalogSection::lowpass2(LOW_BAND_HZ, q).matched(sample_rate_hz);
+    // Butterworth 4th order: two sections with Q = 0.5412 and 1.3066.
+    let sections = [section(0.541_196_1), section(1.306_563)];
     let mut filters = [[Df2t::default(); 2]; 2];
-    let (mut lr, mut ll, mut rr) = (0.0_f64, 0.0_f64, 0.0_f64);
+    let mut full = StereoSums { lr: 0.0, ll: 0.0, rr: 0.0 };
+    let mut low = full;
     for (&l, &r) in left.iter().zip(right) {
-        let mut l = f64::from(crate::dsp::sanitizer::sanitize_sample(l));
-        let mut r = f64::from(crate::dsp::sanitizer::sanitize_sample(r));
-        if let Some(sections) = &coefficients {
-            for (stage, section) in sections.iter().enumerate() {
-                l = filters[0][stage].process(section, l);
-                r = filters[1][stage].process(section, r);
-            }
+        let (mut l, mut r) = (
+            f64::from(crate::dsp::sanitizer::sanitize_sample(l)),
+            f64::from(crate::dsp::sanitizer::sanitize_sample(r)),
+        );
+        full.add(l, r);
+        for (stage, section) in sections.iter().enumerate() {
+            l = filters[0][stage].process(section, l);
+            r = filters[1][stage].process(section, r);
         }
-        lr += l * r;
-        ll += l * l;
-        rr += r * r;
+        low.add(l, r);
     }
-    (ll > 1e-20 && rr > 1e-20).then_some(StereoSums { lr, ll, rr })
+    let heard = |sums: StereoSums| (sums.ll > 1e-20 && sums.rr > 1e-20).then_some(sums);
+    (heard(full), heard(low))
 }
 
 /// A transposed direct-form-II biquad state in f64 (whole-file statistics need the precision).
@@ -273,9 +280,10 @@ impl Df2t {
     }
 }
 
-/// Welch's long-term average power spectrum (Hann window, 50 % overlap), averaged over the
-/// channels, scaled so that a full-scale sine reads 0 dB in its bin's neighbourhood sum. Returns
-/// power per bin (`fft_size / 2 + 1` bins); empty for files shorter than one window.
+/// Welch's long-term average power spectrum (Hann window, back-to-back segments: over minutes
+/// of music the overlap adds nothing but time), averaged over the channels, scaled so that a
+/// full-scale sine reads 0 dB in its bins' sum. Returns power per bin (`fft_size / 2 + 1`
+/// bins); empty for files shorter than one window.
 fn long_term_power_spectrum(channels: &[&[f32]], sample_rate_hz: f64) -> Vec<f64> {
     let fft_size = (sample_rate_hz * SPECTRUM_WINDOW_S).max(256.0).round() as usize;
     let fft_size = fft_size.next_power_of_two();
@@ -283,31 +291,28 @@ fn long_term_power_spectrum(channels: &[&[f32]], sample_rate_hz: f64) -> Vec<f64
     if frames < fft_size || channels.is_empty() {
         return Vec::new();
     }
-    let mut planner = RealFftPlanner::<f64>::new();
+    let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(fft_size);
-    let window: Vec<f64> = (0..fft_size)
-        .map(|n| 0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / fft_size as f64).cos())
+    let window: Vec<f32> = (0..fft_size)
+        .map(|n| (0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / fft_size as f64).cos()) as f32)
         .collect();
     // Sum of the window squared: Parseval scaling for power per bin.
-    let window_power: f64 = window.iter().map(|w| w * w).sum();
+    let window_power: f64 = window.iter().map(|&w| f64::from(w) * f64::from(w)).sum();
     let mut input = fft.make_input_vec();
     let mut output = fft.make_output_vec();
     let mut power = vec![0.0; fft_size / 2 + 1];
-    let hop = fft_size / 2;
     let mut segments = 0usize;
     for channel in channels {
-        let mut start = 0;
-        while start + fft_size <= frames {
-            for ((slot, &x), w) in input.iter_mut().zip(&channel[start..start + fft_size]).zip(&window) {
-                *slot = f64::from(crate::dsp::sanitizer::sanitize_sample(x)) * w;
+        for segment in channel[..frames].chunks_exact(fft_size) {
+            for ((slot, &x), &w) in input.iter_mut().zip(segment).zip(&window) {
+                *slot = crate::dsp::sanitizer::sanitize_sample(x) * w;
             }
             if fft.process(&mut input, &mut output).is_ok() {
                 for (bin, value) in power.iter_mut().zip(&output) {
-                    *bin += value.norm_sqr();
+                    *bin += f64::from(value.norm_sqr());
                 }
                 segments += 1;
             }
-            start += hop;
         }
     }
     // Parseval: a sine of amplitude A puts N·A²/4·Σw² into its one-sided bins, so this scale
