@@ -505,7 +505,23 @@ fn master_buffer(
     result
 }
 
-fn master(input_path: &Path, output_path: &Path, options: &MasterOptions) -> Result<ExitCode, Failure> {
+/// What a master produced: the engine's result and the analyses before and after.
+struct MasterOutcome {
+    /// The render and the settings it used.
+    mastered: Mastered,
+    /// Analysis of the input.
+    before: Analysis,
+    /// Analysis of the output as written (read back, so quantization is included).
+    after: Analysis,
+}
+
+/// Masters `input_path` into `output_path` (the work of `master` and `demo`), writing the plots
+/// if asked.
+fn master_file(
+    input_path: &Path,
+    output_path: &Path,
+    options: &MasterOptions,
+) -> Result<MasterOutcome, Failure> {
     if let Some(target) = options.target {
         if !(-40.0..=0.0).contains(&target) {
             return Err(format!("--target {target}: choose a target from -40 to 0 LUFS"));
@@ -517,33 +533,47 @@ fn master(input_path: &Path, output_path: &Path, options: &MasterOptions) -> Res
         .map_err(|e| format!("{}: {e}", input_path.display()))?;
     let output = AudioBuffer { sample_rate_hz: input.sample_rate_hz, channels: mastered.channels.clone() };
     write_audio_file(output_path, &output, sample_format(options.bits)).map_err(|e| e.to_string())?;
-    // Report what was written: read it back, so quantization is included.
-    let written = read_for_engine(output_path)?;
     let before = analyze_buffer(&input);
-    let after = analyze_buffer(&written);
+    let after = analyze_buffer(&read_for_engine(output_path)?);
     if let Some(reached) = mastered.out_of_reach_lufs {
         eprintln!("parity: the target is out of reach: the largest drive gives {reached:.1} LUFS");
     }
-    let master_report = MasterReport {
-        input: input_path.display().to_string(),
-        output: output_path.display().to_string(),
-        target_lufs: options.target,
-        limiter_drive_db: mastered.settings.stages.limiter.drive_db,
-        output_gain_db: mastered.settings.output_gain_db,
-        ceiling_dbtp: mastered.settings.stages.limiter.ceiling_dbtp,
-        passes: mastered.passes,
-        bits: options.bits,
-        out_of_reach_lufs: mastered.out_of_reach_lufs,
-        before: &before,
-        after: &after,
-    };
     if let Some(dir) = &options.plot {
         plot_before_after(dir, &before, &after, options.target)?;
     }
+    Ok(MasterOutcome { mastered, before, after })
+}
+
+/// The report of a master.
+fn master_report<'a>(
+    input_path: &Path,
+    output_path: &Path,
+    options: &MasterOptions,
+    outcome: &'a MasterOutcome,
+) -> MasterReport<'a> {
+    let settings = &outcome.mastered.settings;
+    MasterReport {
+        input: input_path.display().to_string(),
+        output: output_path.display().to_string(),
+        target_lufs: options.target,
+        limiter_drive_db: settings.stages.limiter.drive_db,
+        output_gain_db: settings.output_gain_db,
+        ceiling_dbtp: settings.stages.limiter.ceiling_dbtp,
+        passes: outcome.mastered.passes,
+        bits: options.bits,
+        out_of_reach_lufs: outcome.mastered.out_of_reach_lufs,
+        before: &outcome.before,
+        after: &outcome.after,
+    }
+}
+
+fn master(input_path: &Path, output_path: &Path, options: &MasterOptions) -> Result<ExitCode, Failure> {
+    let outcome = master_file(input_path, output_path, options)?;
+    let report = master_report(input_path, output_path, options, &outcome);
     if options.json {
-        print_json(&master_report)?;
+        print_json(&report)?;
     } else {
-        print_master_report(&master_report);
+        print_master_report(&report);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -687,30 +717,11 @@ fn demo(out: &Path, target: f64, rate: u32) -> Result<ExitCode, Failure> {
         json: false,
         plot: Some(out.to_path_buf()),
     };
-    let settings = master_settings(&options)?;
-    let before_written = read_for_engine(&before_path)?;
-    let mastered = master_buffer(&before_written, &settings, Some(target))?;
-    let output = AudioBuffer { sample_rate_hz: rate, channels: mastered.channels.clone() };
-    write_audio_file(&after_path, &output, SampleFormat::Int24).map_err(|e| e.to_string())?;
-    let before = analyze_buffer(&before_written);
-    let after = analyze_buffer(&read_for_engine(&after_path)?);
-    plot_before_after(out, &before, &after, Some(target))?;
-    let master_report = MasterReport {
-        input: before_path.display().to_string(),
-        output: after_path.display().to_string(),
-        target_lufs: Some(target),
-        limiter_drive_db: mastered.settings.stages.limiter.drive_db,
-        output_gain_db: mastered.settings.output_gain_db,
-        ceiling_dbtp: mastered.settings.stages.limiter.ceiling_dbtp,
-        passes: mastered.passes,
-        bits: 24,
-        out_of_reach_lufs: mastered.out_of_reach_lufs,
-        before: &before,
-        after: &after,
-    };
+    let outcome = master_file(&before_path, &after_path, &options)?;
+    let master_report = master_report(&before_path, &after_path, &options, &outcome);
     println!(
         "Parity demo: a {:.0} s song ({}) mastered with the glue preset to {target:.1} LUFS, ceiling -1 dBTP\n",
-        before.duration_s,
+        outcome.before.duration_s,
         demo_song_sections().iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
     );
     print_master_report(&master_report);

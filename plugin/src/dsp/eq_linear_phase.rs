@@ -41,6 +41,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::bessel_i0;
 #[cfg(target_arch = "x86_64")]
 use super::biquad::Fused;
 use super::biquad::{AnalogSection, MulAdd, Separate};
@@ -78,22 +79,6 @@ pub fn kernel_size(sample_rate_hz: f64) -> usize {
 pub fn latency_samples(sample_rate_hz: f64) -> usize {
     let n = kernel_size(sample_rate_hz);
     n / PARTITIONS + n / 2 - 1
-}
-
-/// Zeroth-order modified Bessel function of the first kind (power series), for the window.
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let half = x / 2.0;
-    for k in 1..300 {
-        term *= half / k as f64;
-        let t2 = term * term;
-        sum += t2;
-        if t2 < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
 }
 
 /// Spectra stored as separate real and imaginary arrays (so the multiply-accumulate is plain

@@ -41,11 +41,9 @@ use crate::dsp::envelope::{
 use crate::dsp::kernel::Fused;
 use crate::dsp::kernel::{Kernel, MulAdd, Separate};
 
-/// Default lower band-width crossover (Hz), same as the multiband's.
-pub const DEFAULT_CROSSOVER_LOW_HZ: f64 = 120.0;
-
-/// Default upper band-width crossover (Hz), same as the multiband's.
-pub const DEFAULT_CROSSOVER_HIGH_HZ: f64 = 2_500.0;
+/// Default band-width crossovers (Hz): the multiband's (the plugin shares one pair of crossover
+/// parameters between the two stages).
+pub use crate::dsp::multiband::{DEFAULT_CROSSOVER_HIGH_HZ, DEFAULT_CROSSOVER_LOW_HZ};
 
 /// Lowest mono-maker frequency (Hz).
 pub const MIN_MONO_MAKER_HZ: f64 = 20.0;

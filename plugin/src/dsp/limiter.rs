@@ -124,6 +124,7 @@
 //! provably stay under the threshold.
 
 use super::clamp_sample_rate_hz;
+use super::kernel::Kernel;
 use super::oversampler::{Oversampler, MAX_BLOCK};
 
 /// Time constant of the drive, ceiling and margin ramps (one-pole, snapping at rest).
@@ -429,29 +430,6 @@ impl Ramp {
                 if remaining.abs() < SMOOTHING_SNAP { self.target } else { self.target + remaining };
         }
         self.current
-    }
-}
-
-/// Which compiled variant of the sub-block processing runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// Baseline instruction set of the target.
-    Portable,
-    /// x86-64 with AVX2 and FMA, detected at run time.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Kernel {
-    /// The fastest variant this CPU supports.
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Portable
     }
 }
 
@@ -1001,8 +979,8 @@ impl Limiter {
             match self.kernel {
                 Kernel::Portable => self.process_chunk_portable(l, r),
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-                Kernel::Avx2 => unsafe { self.process_chunk_avx2(l, r) },
+                // SAFETY: `Kernel::Avx2Fma` is only chosen when the CPU reports AVX2 and FMA.
+                Kernel::Avx2Fma => unsafe { self.process_chunk_avx2(l, r) },
             }
         }
     }
@@ -1277,14 +1255,6 @@ mod tests {
         let half_width: usize = 128;
         const PHASES: usize = 16;
         const BETA: f64 = 8.6;
-        let bessel_i0 = |v: f64| {
-            let (mut sum, mut term) = (1.0_f64, 1.0_f64);
-            for k in 1..200 {
-                term *= v / 2.0 / k as f64;
-                sum += term * term;
-            }
-            sum
-        };
         let taps = 2 * half_width;
         // table[j][i]: weight of x[n − half_width + 1 + i] for time n + j/16.
         let table: Vec<Vec<f64>> = (0..PHASES)
@@ -1294,7 +1264,7 @@ mod tests {
                         let d = j as f64 / PHASES as f64 + half_width as f64 - 1.0 - i as f64;
                         let u = d / half_width as f64;
                         let w = if u.abs() < 1.0 {
-                            bessel_i0(BETA * (1.0 - u * u).sqrt()) / bessel_i0(BETA)
+                            crate::dsp::bessel_i0(BETA * (1.0 - u * u).sqrt()) / crate::dsp::bessel_i0(BETA)
                         } else {
                             0.0
                         };

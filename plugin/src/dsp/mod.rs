@@ -43,3 +43,20 @@ pub fn clamp_sample_rate_hz(sample_rate_hz: f64) -> f64 {
         FALLBACK_SAMPLE_RATE_HZ
     }
 }
+
+/// Zeroth-order modified Bessel function of the first kind (power series, to double precision),
+/// for Kaiser windows.
+pub(crate) fn bessel_i0(x: f64) -> f64 {
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    let half = x / 2.0;
+    for k in 1..300 {
+        term *= half / k as f64;
+        let t2 = term * term;
+        sum += t2;
+        if t2 < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}

@@ -55,6 +55,9 @@
 //! is reported instead of the exact peaks: a detector comparing peaks against `skip_below`
 //! decides the same way.
 
+use super::bessel_i0;
+use super::kernel::Kernel;
+
 /// Coefficient pairs `K` of the half-band stage (`4K − 1` taps at 2·fs). Stage-1 group delay:
 /// `K` input samples.
 pub const HALF_BAND_PAIRS: usize = 96;
@@ -116,23 +119,6 @@ fn load8(w: &[f32], at: usize) -> [f32; LANES] {
     v
 }
 
-/// Zeroth-order modified Bessel function of the first kind (power series), for the Kaiser
-/// window.
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let half = x / 2.0;
-    for k in 1..200 {
-        term *= half / k as f64;
-        let t2 = term * term;
-        sum += t2;
-        if t2 < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
-
 /// Kaiser-windowed sinc at distance `tau` (samples) with window half-width `half_width`.
 fn windowed_sinc(tau: f64, half_width: f64, beta: f64) -> f64 {
     let pi = std::f64::consts::PI;
@@ -177,29 +163,6 @@ fn design_folded(phases: usize, taps: usize, beta: f64) -> Vec<f32> {
         out.push(branches[middle][k] as f32);
     }
     out
-}
-
-/// Which compiled variant of the kernels runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    /// Baseline instruction set of the target.
-    Portable,
-    /// x86-64 with AVX2 and FMA, detected at run time.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-}
-
-impl Kernel {
-    /// The fastest variant this CPU supports.
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Portable
-    }
 }
 
 /// Half-band values, portable: `out[i] = Σ_k rows[k]·(w[i+k] + w[i+2K−1−k])`, `G` groups of 8
@@ -555,11 +518,11 @@ impl Oversampler {
             (Kernel::Portable, false) => half_band_portable::<4>(&self.half_band, window, out),
             (Kernel::Portable, true) => half_band_portable::<1>(&self.half_band, window, out),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Kernel::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-            (Kernel::Avx2, false) => unsafe { half_band_avx2::<4>(&self.half_band, window, out) },
+            // SAFETY: `Kernel::Avx2Fma` is only chosen when the CPU reports AVX2 and FMA.
+            (Kernel::Avx2Fma, false) => unsafe { half_band_avx2::<4>(&self.half_band, window, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            (Kernel::Avx2, true) => unsafe { half_band_avx2::<1>(&self.half_band, window, out) },
+            (Kernel::Avx2Fma, true) => unsafe { half_band_avx2::<1>(&self.half_band, window, out) },
         }
     }
 
@@ -643,8 +606,8 @@ impl Oversampler {
                         stage2!(pass_portable, self.factor / 2, &self.stage2, &self.doubled, &mut *p2)
                     }
                     #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `Kernel::Avx2` is only chosen when the CPU reports AVX2 and FMA.
-                    Kernel::Avx2 => unsafe {
+                    // SAFETY: `Kernel::Avx2Fma` is only chosen when the CPU reports AVX2 and FMA.
+                    Kernel::Avx2Fma => unsafe {
                         stage2_avx2(self.factor / 2, &self.stage2, &self.doubled, &mut *p2)
                     },
                 }

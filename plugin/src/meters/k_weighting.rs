@@ -31,20 +31,8 @@ pub const HIGH_PASS_Q: f64 = 0.5003270373238773;
 /// measurable, but well above the `f64` subnormal range so the FPU never slows down).
 pub const DENORMAL_SNAP_THRESHOLD: f64 = 1e-30;
 
-/// Coefficients of one biquad `H(z) = (b0 + b1 z⁻¹ + b2 z⁻²) / (1 + a1 z⁻¹ + a2 z⁻²)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BiquadCoefficients {
-    /// Feed-forward coefficient of x[n].
-    pub b0: f64,
-    /// Feed-forward coefficient of x[n−1].
-    pub b1: f64,
-    /// Feed-forward coefficient of x[n−2].
-    pub b2: f64,
-    /// Feedback coefficient of y[n−1] (sign convention: `+a1` in the denominator).
-    pub a1: f64,
-    /// Feedback coefficient of y[n−2] (sign convention: `+a2` in the denominator).
-    pub a2: f64,
-}
+/// Coefficients of one biquad (the DSP modules' type: one definition for the whole crate).
+pub use crate::dsp::biquad::BiquadCoefficients;
 
 /// The two K-weighting stages for one sample rate (ITU-R BS.1770-5 Annex 1, Tables 1 and 2 at
 /// 48 kHz; bilinear-transform derivation elsewhere).

@@ -7,7 +7,7 @@
 use realfft::RealFftPlanner;
 use serde::Serialize;
 
-use crate::dsp::biquad::{AnalogSection, BiquadCoefficients};
+use crate::dsp::biquad::{AnalogSection, Biquad, Separate};
 use crate::meters::{amplitude_to_db, MeterSet};
 
 /// Centre frequencies of the octave bands of the tonal-balance figures (IEC 61260 nominal), Hz.
@@ -240,44 +240,21 @@ impl StereoSums {
 fn stereo_sums(left: &[f32], right: &[f32], sample_rate_hz: f64) -> (Option<StereoSums>, Option<StereoSums>) {
     let section = |q| AnalogSection::lowpass2(LOW_BAND_HZ, q).matched(sample_rate_hz);
     // Butterworth 4th order: two sections with Q = 0.5412 and 1.3066.
-    let sections = [section(0.541_196_1), section(1.306_563)];
-    let mut filters = [[Df2t::default(); 2]; 2];
+    // One f64 biquad per section, the two channels as its lanes.
+    let mut sections = [section(0.541_196_1), section(1.306_563)].map(|c| Biquad::<2>::new([c; 2]));
     let mut full = StereoSums { lr: 0.0, ll: 0.0, rr: 0.0 };
     let mut low = full;
     for (&l, &r) in left.iter().zip(right) {
-        let (mut l, mut r) = (
+        let (l, r) = (
             f64::from(crate::dsp::sanitizer::sanitize_sample(l)),
             f64::from(crate::dsp::sanitizer::sanitize_sample(r)),
         );
         full.add(l, r);
-        for (stage, section) in sections.iter().enumerate() {
-            l = filters[0][stage].process(section, l);
-            r = filters[1][stage].process(section, r);
-        }
-        low.add(l, r);
+        let [low_l, low_r] = sections.iter_mut().fold([l, r], |x, section| section.tick::<Separate>(x));
+        low.add(low_l, low_r);
     }
     let heard = |sums: StereoSums| (sums.ll > 1e-20 && sums.rr > 1e-20).then_some(sums);
     (heard(full), heard(low))
-}
-
-/// A transposed direct-form-II biquad state in f64 (whole-file statistics need the precision).
-#[derive(Debug, Clone, Copy, Default)]
-struct Df2t {
-    /// First state.
-    s1: f64,
-    /// Second state.
-    s2: f64,
-}
-
-impl Df2t {
-    /// One sample through `c`.
-    #[inline]
-    fn process(&mut self, c: &BiquadCoefficients, x: f64) -> f64 {
-        let y = c.b0 * x + self.s1;
-        self.s1 = c.b1 * x - c.a1 * y + self.s2;
-        self.s2 = c.b2 * x - c.a2 * y;
-        y
-    }
 }
 
 /// Welch's long-term average power spectrum (Hann window, back-to-back segments: over minutes
