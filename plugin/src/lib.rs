@@ -23,7 +23,6 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
 
-#[cfg(feature = "cli")]
 pub mod audio_file;
 pub mod demo_signal;
 pub mod demo_song;
