@@ -25,7 +25,9 @@ use crate::dsp::target_learner::LearnedDrive;
 use crate::meters::spectrum::{SpectrumAnalyzer, SpectrumView};
 use crate::meters::stereo::{StereoMeter, StereoView, VectorscopeReader};
 use crate::meters::{LoudnessHistory, MeterPointView, MeterSet};
+use crate::monitor::{Monitor, MonitorReadings, MonitorSettings, MonitorView, SourceReading};
 use crate::peak_meter::{PeakMeter, PeakMeterView};
+use crate::reference::{PlayerLink, ReferencePlayer};
 
 /// Frames processed per internal sub-block.
 pub const SUB_BLOCK_FRAMES: usize = 64;
@@ -220,6 +222,18 @@ pub struct Engine {
     /// for (NaN: recompute at the next publish). Between passes the answer only changes with it,
     /// so it is not recomputed per block.
     learn_answer_target_lufs: f32,
+    /// The monitor section (source select, level match, platform preview, listen tools).
+    monitor: Monitor,
+    /// Plays the reference slots.
+    player: ReferencePlayer,
+    /// True while the host renders offline: the monitor section is off, the output is the chain
+    /// output (bounce safety).
+    offline: bool,
+    /// Host song position of the first frame of the current block, in frames (`None`: no
+    /// transport position, or stopped).
+    song_position_frames: Option<i64>,
+    /// What the monitor section publishes.
+    monitor_view: Arc<MonitorView>,
     /// Published readings.
     view: Arc<EngineView>,
 }
@@ -235,6 +249,7 @@ impl Engine {
     pub fn new() -> Self {
         let spec = ProcessSpec::default();
         let settings = ChainSettings::default();
+        let monitor_view = Arc::new(MonitorView::default());
         let mut engine = Self {
             spec,
             settings,
@@ -258,6 +273,11 @@ impl Engine {
             meter_settings: MeterSettings::default(),
             transport_playing: true,
             learn_answer_target_lufs: f32::NAN,
+            monitor: Monitor::new(spec.sample_rate_hz, monitor_view.clone()),
+            player: ReferencePlayer::new(None),
+            offline: false,
+            song_position_frames: None,
+            monitor_view,
             view: Arc::new(EngineView::default()),
         };
         engine.view.learn_target_lufs.store(DEFAULT_LEARN_TARGET_LUFS, Ordering::Relaxed);
@@ -301,6 +321,10 @@ impl Engine {
         // Re-rated in place so the editor's readers stay connected.
         self.stereo.set_sample_rate_hz(rate);
         self.spectrum.set_sample_rate_hz(rate);
+        let monitor_settings = *self.monitor.settings();
+        self.monitor = Monitor::new(rate, self.monitor_view.clone());
+        self.monitor.set_settings(&monitor_settings);
+        self.player.prepare(rate);
         self.view.sample_rate_hz.store(rate as f32, Ordering::Relaxed);
         self.reset();
         self.reset_meters();
@@ -320,6 +344,8 @@ impl Engine {
         self.chain.reset();
         self.learn_answer_target_lufs = f32::NAN;
         self.dry_delay.reset();
+        self.monitor.reset();
+        self.player.reset();
         self.publish();
     }
 
@@ -436,6 +462,34 @@ impl Engine {
         self.transport_playing || !self.meter_settings.pause_when_stopped
     }
 
+    /// Connects the reference slots' player to its bank's loader (host main thread).
+    pub fn set_reference_link(&mut self, link: PlayerLink) {
+        self.player = ReferencePlayer::new(Some(link));
+        self.player.prepare(self.spec.sample_rate_hz);
+    }
+
+    /// Sets the monitor section's settings (cheap; applied with a crossfade).
+    pub fn set_monitor_settings(&mut self, settings: &MonitorSettings) {
+        self.monitor.set_settings(settings);
+    }
+
+    /// What the monitor section publishes (level-match offsets, "output differs", …).
+    pub fn monitor_view(&self) -> Arc<MonitorView> {
+        self.monitor_view.clone()
+    }
+
+    /// Offline rendering (the host bounces): the monitor section is off and the output is exactly
+    /// the chain output, whatever the monitor settings.
+    pub fn set_offline(&mut self, offline: bool) {
+        self.offline = offline;
+    }
+
+    /// The host's song position of the next block's first frame, in frames (`None` when the host
+    /// gives none or the transport is stopped). References in sync mode play from it.
+    pub fn set_song_position_frames(&mut self, position: Option<i64>) {
+        self.song_position_frames = position;
+    }
+
     /// Processes `channels` in place. All channels are treated as the length of the shortest one;
     /// channels beyond [`MAX_CHANNELS`] (or beyond the prepared count) are left untouched.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
@@ -451,6 +505,8 @@ impl Engine {
         self.view.meters_paused.store(!self.meters_running(), Ordering::Relaxed);
         let channel_count = channels.len().min(self.spec.channels);
         let frames = channels.iter().take(channel_count).map(|c| c.len()).min().unwrap_or(0);
+        self.player.receive();
+        self.monitor_view.offline.store(self.offline, Ordering::Relaxed);
         let mut start = 0;
         while start < frames {
             let end = (start + SUB_BLOCK_FRAMES).min(frames);
@@ -458,7 +514,7 @@ impl Engine {
             for (slot, channel) in sub_block.iter_mut().zip(channels.iter_mut().take(channel_count)) {
                 *slot = &mut channel[start..end];
             }
-            self.process_sub_block(&mut sub_block[..channel_count]);
+            self.process_sub_block(&mut sub_block[..channel_count], start);
             start = end;
         }
         self.view.processed_frames.fetch_add(frames as u64, Ordering::Relaxed);
@@ -467,7 +523,7 @@ impl Engine {
 
     /// One sub-block of at most [`SUB_BLOCK_FRAMES`] frames.
     #[inline]
-    fn process_sub_block(&mut self, channels: &mut [&mut [f32]]) {
+    fn process_sub_block(&mut self, channels: &mut [&mut [f32]], offset_frames: usize) {
         let frames = channels.first().map_or(0, |c| c.len());
         let mut replaced = 0;
         for channel in channels.iter_mut() {
@@ -522,6 +578,32 @@ impl Engine {
         };
         self.stereo.process(left, right);
         self.spectrum.process(left, right);
+
+        // What is heard: never in an offline render.
+        if self.offline {
+            self.monitor_view.output_differs.store(false, Ordering::Relaxed);
+            return;
+        }
+        let readings = self.monitor_readings();
+        let latency = i64::from(self.latency_samples());
+        let song_position = self.song_position_frames.map(|start| start + offset_frames as i64 - latency);
+        let [dry_left, dry_right] = &self.dry;
+        let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
+        self.monitor.process(channels, &dry[..channel_count], &mut self.player, &readings, song_position);
+    }
+
+    /// The loudness of the chain input and output for the monitor's level match and preview.
+    fn monitor_readings(&self) -> MonitorReadings {
+        let reading = |meters: &MeterSet| {
+            let finite = |value: Option<f64>| value.filter(|v| v.is_finite()).map(|v| v as f32);
+            let peak = meters.true_peak.max_true_peak_dbtp();
+            SourceReading {
+                short_term_lufs: finite(meters.loudness.short_term_lufs()),
+                integrated_lufs: finite(meters.loudness.integrated_lufs()),
+                true_peak_dbtp: peak.is_finite().then_some(peak as f32),
+            }
+        };
+        MonitorReadings { processed: reading(&self.output_meters), unprocessed: reading(&self.input_meters) }
     }
 
     /// Publishes meter readings (relaxed atomic stores only).

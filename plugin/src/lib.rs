@@ -7,9 +7,10 @@
 //! # Thread map
 //! | thread | calls | may allocate? |
 //! |---|---|---|
-//! | host main thread | `Default` (construction), `editor()`, `activate()`, `deactivate()`, state save/load (`params()`, persisted fields) | yes — `activate()` sizes every buffer via `Engine::prepare`; it may be called again with another configuration and is idempotent |
+//! | host main thread | `Default` (construction), `editor()`, `activate()`, `deactivate()`, state save/load (`params()`, persisted fields: the reference slots) | yes — `activate()` sizes every buffer via `Engine::prepare`; it may be called again with another configuration and is idempotent |
 //! | audio thread | `process()`, `reset()` | **never**: no allocation, free, lock, log, I/O or wait. Test bundles (`--features alloc-guard`) abort on any allocation inside `process()` |
-//! | GUI thread (egui, created by baseview) | `editor::ParityEditor::ui` | yes, but it only *reads* the engine through atomics ([`engine::EngineView`]) and only *writes* through the host's parameter API (begin/set/end gestures) |
+//! | GUI thread (egui, created by baseview) | `editor::ParityEditor::ui` | yes, but it only *reads* the engine through atomics ([`engine::EngineView`], [`monitor::MonitorView`]) and only *writes* through the host's parameter API (begin/set/end gestures) or the reference bank's commands |
+//! | reference loader (one per instance, owned by [`reference::ReferenceBank`]) | decoding, resampling and analysing reference files; freeing replaced ones | yes: it hands finished audio to the audio thread over a wait-free SPSC queue and gets replaced audio back on another |
 //!
 //! The engine publishes its readings through [`engine::EngineView`] (relaxed `AtomicF32`/`AtomicU64`
 //! stores, one writer). Parameter values cross from the host/GUI to the audio thread as atomics
@@ -30,12 +31,14 @@ pub mod dsp;
 mod editor;
 pub mod engine;
 pub mod meters;
+pub mod monitor;
 #[cfg(feature = "cli")]
 pub mod offline;
 pub mod params;
 pub mod peak_meter;
 #[cfg(feature = "cli")]
 pub mod plot;
+pub mod reference;
 #[cfg(test)]
 mod test_alloc;
 #[cfg(test)]
@@ -65,9 +68,14 @@ pub struct Parity {
 
 impl Default for Parity {
     fn default() -> Self {
+        let params = Arc::new(ParityParams::default());
+        let mut engine = Engine::new();
+        if let Some(link) = params.references.take_player_link() {
+            engine.set_reference_link(link);
+        }
         Self {
-            params: Arc::new(ParityParams::default()),
-            engine: Engine::new(),
+            params,
+            engine,
             demo_input: None,
             editor_state: editor::default_state(),
             restart_requested: false,
@@ -110,6 +118,7 @@ impl Plugin for Parity {
             view: self.engine.view(),
             stereo: self.engine.stereo_view(),
             spectrum: self.engine.take_spectrum_view(),
+            monitor: self.engine.monitor_view(),
         };
         editor::create(self.editor_state.clone(), self.params.clone(), feeds)
     }
@@ -134,6 +143,11 @@ impl Plugin for Parity {
             return false;
         }
         self.restart_requested = false;
+        // Bounce safety: an offline render is the chain output, whatever the monitor says.
+        self.engine.set_offline(buffer_config.process_mode == ProcessMode::Offline);
+        self.engine.set_monitor_settings(&self.params.monitor_settings());
+        // References reload at the new rate if it changed (on the loader thread).
+        self.params.references.set_session_rate(spec.sample_rate_hz);
         self.engine.set_meter_settings(&self.params.meter_settings());
         self.engine.reset();
         self.demo_input =
@@ -163,7 +177,10 @@ impl Plugin for Parity {
             self.restart_requested = true;
         }
         self.engine.set_meter_settings(&self.params.meter_settings());
-        self.engine.set_transport_playing(context.transport().playing);
+        let transport = context.transport();
+        self.engine.set_transport_playing(transport.playing);
+        self.engine.set_song_position_frames(transport.playing.then(|| transport.pos_samples()).flatten());
+        self.engine.set_monitor_settings(&self.params.monitor_settings());
         self.engine.set_analysis_enabled(self.editor_state.is_open());
         let channels = buffer.as_slice();
         if let Some(demo) = &mut self.demo_input {

@@ -1,11 +1,15 @@
 //! The parameter tree: one nested group per processor, short stable ids. The ids are part of every
 //! saved session and automation lane; `golden_parameter_ids_never_change` pins them.
 
+use std::sync::Arc;
+
 use nice_plug::prelude::*;
 
 use crate::dsp::chain::ChainStageSettings;
 use crate::dsp::{compressor, dc_blocker, dither, eq, imager, limiter, multiband};
 use crate::engine::{ChainSettings, MeterSettings};
+use crate::monitor::{BandSolo, LevelMatch, ListenMode, MonitorSettings, MonitorSource, Polarity};
+use crate::reference::{ReferenceBank, REFERENCE_SLOTS};
 
 /// Range of the input trim and the output gain, in dB.
 pub const GAIN_RANGE_DB: f32 = 24.0;
@@ -47,6 +51,192 @@ pub struct ParityParams {
     /// How the meters follow the transport.
     #[nested(group = "Meters")]
     pub meters: MeterParams,
+    /// What is heard: source, level match, platform preview, listen tools.
+    #[nested(group = "Monitor")]
+    pub monitor: MonitorParams,
+    /// The reference slots (paths, trims, loop points, analysis summaries; never audio). Owns
+    /// this instance's reference loader thread.
+    #[persist = "refs"]
+    pub references: Arc<ReferenceBank>,
+}
+
+/// The monitor section. These shape only what is heard, never the rendered file: in offline
+/// rendering the output is the chain output whatever they say.
+#[derive(Params)]
+pub struct MonitorParams {
+    /// Source heard: 0 processed, 1 unprocessed (level-matched bypass), 2… reference 1….
+    #[id = "mon_src"]
+    pub source: IntParam,
+    /// How unprocessed and references are matched to the processed mix.
+    #[id = "mon_match"]
+    pub level_match: EnumParam<LevelMatchParam>,
+    /// Platform preview.
+    #[id = "mon_plat"]
+    pub platform: EnumParam<PlatformParam>,
+    /// Listen mode.
+    #[id = "mon_listen"]
+    pub listen: EnumParam<ListenParam>,
+    /// Polarity flip.
+    #[id = "mon_pol"]
+    pub polarity: EnumParam<PolarityParam>,
+    /// Band solo on the multiband crossovers.
+    #[id = "mon_band"]
+    pub band_solo: EnumParam<BandSoloParam>,
+    /// Dim the monitor by 20 dB.
+    #[id = "mon_dim"]
+    pub dim: BoolParam,
+    /// References play at the host's song position (off: free-running between loop points).
+    #[id = "ref_sync"]
+    pub reference_sync: BoolParam,
+}
+
+/// [`MonitorParams::level_match`].
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelMatchParam {
+    /// No matching.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Integrated loudness.
+    #[id = "int"]
+    #[name = "Integrated"]
+    Integrated,
+    /// Short-term loudness.
+    #[id = "short"]
+    #[name = "Short-term"]
+    ShortTerm,
+}
+
+/// [`MonitorParams::platform`]: off or a row of `assets/platforms.csv` (the ids are the table's).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformParam {
+    /// No preview.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Spotify, normal.
+    #[id = "spotify"]
+    #[name = "Spotify"]
+    Spotify,
+    /// Spotify, loud.
+    #[id = "spotify_loud"]
+    #[name = "Spotify Loud"]
+    SpotifyLoud,
+    /// Spotify, quiet.
+    #[id = "spotify_quiet"]
+    #[name = "Spotify Quiet"]
+    SpotifyQuiet,
+    /// Apple Music (Sound Check).
+    #[id = "apple_music"]
+    #[name = "Apple Music"]
+    AppleMusic,
+    /// YouTube.
+    #[id = "youtube"]
+    #[name = "YouTube"]
+    YouTube,
+    /// TIDAL.
+    #[id = "tidal"]
+    #[name = "TIDAL"]
+    Tidal,
+    /// Amazon Music.
+    #[id = "amazon_music"]
+    #[name = "Amazon Music"]
+    AmazonMusic,
+    /// Deezer.
+    #[id = "deezer"]
+    #[name = "Deezer"]
+    Deezer,
+    /// SoundCloud.
+    #[id = "soundcloud"]
+    #[name = "SoundCloud"]
+    SoundCloud,
+    /// EBU R128 broadcast.
+    #[id = "ebu_r128"]
+    #[name = "EBU R128"]
+    EbuR128,
+    /// ATSC A/85 broadcast.
+    #[id = "atsc_a85"]
+    #[name = "ATSC A/85"]
+    AtscA85,
+}
+
+impl PlatformParam {
+    /// The id of the platform's row in `assets/platforms.csv` (`None` for off).
+    pub fn table_id(self) -> Option<&'static str> {
+        let variants = Self::ids().unwrap_or(&[]);
+        (self != Self::Off).then(|| variants[self.to_index()])
+    }
+}
+
+/// [`MonitorParams::listen`].
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenParam {
+    /// Stereo.
+    #[id = "stereo"]
+    #[name = "Stereo"]
+    Stereo,
+    /// Mono fold-down.
+    #[id = "mono"]
+    #[name = "Mono"]
+    Mono,
+    /// Left only.
+    #[id = "left"]
+    #[name = "Left"]
+    Left,
+    /// Right only.
+    #[id = "right"]
+    #[name = "Right"]
+    Right,
+    /// Mid solo.
+    #[id = "mid"]
+    #[name = "Mid"]
+    Mid,
+    /// Side solo.
+    #[id = "side"]
+    #[name = "Side"]
+    Side,
+}
+
+/// [`MonitorParams::polarity`].
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolarityParam {
+    /// Normal.
+    #[id = "normal"]
+    #[name = "Normal"]
+    Normal,
+    /// Left inverted.
+    #[id = "inv_l"]
+    #[name = "Invert L"]
+    InvertLeft,
+    /// Right inverted.
+    #[id = "inv_r"]
+    #[name = "Invert R"]
+    InvertRight,
+    /// Both inverted.
+    #[id = "inv_lr"]
+    #[name = "Invert L+R"]
+    InvertBoth,
+}
+
+/// [`MonitorParams::band_solo`].
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandSoloParam {
+    /// Full band.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Low band.
+    #[id = "low"]
+    #[name = "Low"]
+    Low,
+    /// Mid band.
+    #[id = "mid"]
+    #[name = "Mid"]
+    Mid,
+    /// High band.
+    #[id = "high"]
+    #[name = "High"]
+    High,
 }
 
 /// Meter options (not automatable: they are preferences, saved with the session).
@@ -470,6 +660,48 @@ impl Default for ParityParams {
                 reset_on_play: BoolParam::new("Reset Meters on Play", false).non_automatable(),
                 pause_when_stopped: BoolParam::new("Pause Meters when Stopped", false).non_automatable(),
             },
+            monitor: MonitorParams {
+                source: IntParam::new(
+                    "Monitor Source",
+                    0,
+                    IntRange::Linear { min: 0, max: MAX_SOURCE_INDEX },
+                )
+                .with_value_to_string(Arc::new(source_name))
+                .with_string_to_value(Arc::new(parse_source)),
+                level_match: EnumParam::new("Level Match", LevelMatchParam::ShortTerm),
+                platform: EnumParam::new("Platform Preview", PlatformParam::Off),
+                listen: EnumParam::new("Listen", ListenParam::Stereo),
+                polarity: EnumParam::new("Polarity", PolarityParam::Normal),
+                band_solo: EnumParam::new("Band Solo", BandSoloParam::Off),
+                dim: BoolParam::new("Dim", false),
+                reference_sync: BoolParam::new("Reference Sync", true).non_automatable(),
+            },
+            references: Arc::new(ReferenceBank::new()),
+        }
+    }
+}
+
+/// Highest value of [`MonitorParams::source`].
+pub const MAX_SOURCE_INDEX: i32 = 1 + REFERENCE_SLOTS as i32;
+
+/// Display name of a [`MonitorParams::source`] value.
+pub fn source_name(value: i32) -> String {
+    match value {
+        0 => "Processed".to_owned(),
+        1 => "Unprocessed".to_owned(),
+        n => format!("Reference {}", n - 1),
+    }
+}
+
+/// Parses a [`MonitorParams::source`] display name (or a bare number) back.
+fn parse_source(text: &str) -> Option<i32> {
+    let text = text.trim().to_ascii_lowercase();
+    match text.as_str() {
+        "processed" => Some(0),
+        "unprocessed" => Some(1),
+        _ => {
+            let number = text.strip_prefix("reference").unwrap_or(&text).trim().parse::<i32>().ok()?;
+            (1..=REFERENCE_SLOTS as i32).contains(&number).then_some(number + 1)
         }
     }
 }
@@ -625,6 +857,47 @@ fn limiter_params(limiter: &limiter::LimiterSettings) -> LimiterParams {
 }
 
 impl ParityParams {
+    /// The monitor section's plain settings for the current parameter values.
+    pub fn monitor_settings(&self) -> MonitorSettings {
+        let monitor = &self.monitor;
+        let platform = monitor.platform.value().table_id().and_then(|id| {
+            crate::monitor::platform::platforms().iter().position(|platform| platform.id == id)
+        });
+        MonitorSettings {
+            source: MonitorSource::from_index(monitor.source.value().max(0) as usize),
+            level_match: match monitor.level_match.value() {
+                LevelMatchParam::Off => LevelMatch::Off,
+                LevelMatchParam::Integrated => LevelMatch::Integrated,
+                LevelMatchParam::ShortTerm => LevelMatch::ShortTerm,
+            },
+            platform,
+            listen: match monitor.listen.value() {
+                ListenParam::Stereo => ListenMode::Stereo,
+                ListenParam::Mono => ListenMode::Mono,
+                ListenParam::Left => ListenMode::Left,
+                ListenParam::Right => ListenMode::Right,
+                ListenParam::Mid => ListenMode::Mid,
+                ListenParam::Side => ListenMode::Side,
+            },
+            polarity: match monitor.polarity.value() {
+                PolarityParam::Normal => Polarity::Normal,
+                PolarityParam::InvertLeft => Polarity::InvertLeft,
+                PolarityParam::InvertRight => Polarity::InvertRight,
+                PolarityParam::InvertBoth => Polarity::InvertBoth,
+            },
+            band_solo: match monitor.band_solo.value() {
+                BandSoloParam::Off => BandSolo::Off,
+                BandSoloParam::Low => BandSolo::Low,
+                BandSoloParam::Mid => BandSolo::Mid,
+                BandSoloParam::High => BandSolo::High,
+            },
+            dim: monitor.dim.value(),
+            reference_sync: monitor.reference_sync.value(),
+            crossover_low_hz: f64::from(self.multiband.crossover_low_hz.value()),
+            crossover_high_hz: f64::from(self.multiband.crossover_high_hz.value()),
+        }
+    }
+
     /// The meters' transport behaviour for the current parameter values.
     pub fn meter_settings(&self) -> MeterSettings {
         MeterSettings {

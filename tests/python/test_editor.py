@@ -118,6 +118,22 @@ def test_chain_page_draws_every_stage(standalone_path, screenshot_dir):
     assert (pixels.max(axis=2) > 200).mean() > 0.002, "no bright text"
 
 
+def test_monitor_page_draws_sources_platforms_and_slots(standalone_path, screenshot_dir):
+    process, window = start_standalone(standalone_path, page="monitor")
+    try:
+        time.sleep(2.5)  # the platform table needs an integrated reading of the demo input
+        image = screenshot(window, screenshot_dir / "editor-monitor.png")
+    finally:
+        close(process, window)
+    pixels = np.asarray(image)
+    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
+    assert colours > 40, f"only {colours} colours: blank window?"
+    assert (pixels.max(axis=2) > 200).mean() > 0.003, "no bright text"
+    # 11 platform rows and 16 slot rows: many text lines, spread over most of the height.
+    rows_with_text = (pixels.max(axis=2) > 180).any(axis=1)
+    assert rows_with_text[: pixels.shape[0] // 2].mean() > 0.3 and rows_with_text[pixels.shape[0] // 2 :].mean() > 0.3
+
+
 def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):
     process, window = start_standalone(standalone_path)
     try:

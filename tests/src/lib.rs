@@ -48,6 +48,7 @@ use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamInfoFlags, ParamRescanFlags, PluginParams,
 };
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
 use clack_extensions::timer::{HostTimer, HostTimerImpl, TimerId};
@@ -850,6 +851,23 @@ impl ParityHost {
         let result = ext.load(&handle, &mut reader).map_err(|e| e.to_string());
         self.pump_main_thread();
         result
+    }
+
+    // --- render mode -------------------------------------------------------------------------
+
+    /// `render.set()`: offline (a bounce) or realtime. nice-plug restarts an active plugin to
+    /// apply it, so call it while inactive.
+    pub fn set_render_mode(&mut self, offline: bool) -> Result<(), String> {
+        let ext = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension::<PluginRender>()
+            .ok_or("the plugin has no clap.render extension")?;
+        let handle = self.instance.plugin_handle();
+        let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
+        ext.set(&handle, mode).map_err(|e| e.to_string())?;
+        self.pump_main_thread();
+        Ok(())
     }
 
     // --- latency, ports ---------------------------------------------------------------------

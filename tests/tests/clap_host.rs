@@ -539,3 +539,127 @@ fn gui_create_destroy_cycles() {
     }
     assert_clean(&output, "processing with the GUI open");
 }
+
+/// Writes a 16-bit PCM stereo WAV (a reference file for the tests).
+fn write_wav_16(path: &std::path::Path, rate: u32, channels: &[Vec<f32>]) {
+    let frames = channels[0].len();
+    let data_bytes = (frames * channels.len() * 2) as u32;
+    let mut bytes = Vec::with_capacity(44 + data_bytes as usize);
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&(channels.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&(rate * channels.len() as u32 * 2).to_le_bytes());
+    bytes.extend_from_slice(&(channels.len() as u16 * 2).to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_bytes.to_le_bytes());
+    for frame in 0..frames {
+        for channel in channels {
+            let sample = (channel[frame].clamp(-1.0, 1.0) * 32767.0).round() as i16;
+            bytes.extend_from_slice(&sample.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Integrated loudness of `signal[range]` (the plugin's own meter, as a library).
+fn integrated_lufs(signal: &[Vec<f32>], rate: f64, range: std::ops::Range<usize>) -> f64 {
+    let mut meter = parity::meters::loudness::LoudnessMeter::new(rate, signal.len());
+    let channels: Vec<&[f32]> = signal.iter().map(|c| &c[range.clone()]).collect();
+    meter.process(&channels);
+    meter.integrated_lufs().expect("loud enough to measure")
+}
+
+/// Saved state with reference slot 1 set to `path` (the CLAP stream: u64 length + JSON).
+fn state_with_reference(saved: &[u8], path: &std::path::Path) -> Vec<u8> {
+    let mut state: serde_json::Value = serde_json::from_slice(&saved[8..]).unwrap();
+    let fields = state["fields"].as_object_mut().expect("persisted fields in the state");
+    let mut refs: serde_json::Value = serde_json::from_str(fields["refs"].as_str().unwrap()).unwrap();
+    refs["slots"][0]["path"] = serde_json::Value::String(path.to_string_lossy().into_owned());
+    fields.insert("refs".into(), serde_json::Value::String(refs.to_string()));
+    let json = serde_json::to_vec(&state).unwrap();
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&json);
+    bytes
+}
+
+#[test]
+fn reference_from_state_is_heard_level_matched_and_never_bounced() {
+    let rate = 48_000.0;
+    let dir = std::env::temp_dir().join(format!("parity-reference-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The reference: the demo song at 44.1 kHz, 10.5 dB quieter than the mix.
+    let reference_path = dir.join("reference.wav");
+    let reference: Vec<Vec<f32>> = parity::demo_song::render_demo_song(44_100.0)
+        .iter()
+        .map(|c| c.iter().map(|s| s * 0.3).collect())
+        .collect();
+    write_wav_16(&reference_path, 44_100, &reference);
+    let song = parity::demo_song::render_demo_song(rate);
+    let song_frames = song[0].len();
+    // Three passes: the integrated match ("so far") is steady in the third.
+    let mix: Vec<Vec<f32>> =
+        song.iter().map(|c| [c.as_slice(), c.as_slice(), c.as_slice()].concat()).collect();
+
+    // What the chain makes of the mix (monitor at its default: processed).
+    let mut plain = active_host(rate, 1024);
+    let processed = plain.render_fixed(&mix, 512).unwrap();
+    let processed_lufs = integrated_lufs(&processed, rate, 2 * song_frames..3 * song_frames);
+
+    // A state naming the reference; the monitor set to hear it, matched by integrated loudness.
+    let mut host = new_host();
+    let source = host.find_param(&["monitor source"]).unwrap();
+    let level_match = host.find_param(&["level match"]).unwrap();
+    host.set_params(&[(source.id, 2.0), (level_match.id, 1.0)]).unwrap();
+    assert_eq!(host.value_to_text(source.id, 2.0).as_deref(), Some("Reference 1"));
+    assert_eq!(host.value_to_text(level_match.id, 1.0).as_deref(), Some("Integrated"));
+    let with_reference = state_with_reference(&host.save_state().unwrap(), &reference_path);
+    host.load_state(&with_reference).unwrap();
+    host.activate(rate, 1024).unwrap();
+
+    // The loader thread decodes, resamples and analyses; the reference is heard once it arrives.
+    let silence = vec![vec![0.0f32; 4800]; STEREO];
+    let started = std::time::Instant::now();
+    loop {
+        let out = host.render_fixed(&silence, 480).unwrap();
+        if out.iter().flatten().any(|s| *s != 0.0) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the reference never played");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("reference heard after {:.2} s", started.elapsed().as_secs_f64());
+    host.reset().unwrap();
+    let heard = host.render_fixed(&mix, 512).unwrap();
+    let heard_lufs = integrated_lufs(&heard, rate, 2 * song_frames..3 * song_frames);
+    println!("processed {processed_lufs:.2} LUFS, reference heard at {heard_lufs:.2} LUFS");
+    assert!((heard_lufs - processed_lufs).abs() <= 0.2, "{heard_lufs:.2} vs {processed_lufs:.2}");
+    let saved = host.save_state().unwrap();
+    let text = String::from_utf8_lossy(&saved[8..]).into_owned();
+    assert!(
+        text.contains("reference.wav") && text.contains("integrated_lufs"),
+        "state keeps the slot and its summary"
+    );
+    assert!(!text.contains("\"left\""), "never audio in the state");
+
+    // A bounce: offline rendering is the chain output exactly, whatever the monitor says.
+    host.deactivate();
+    host.set_render_mode(true).unwrap();
+    host.activate(rate, 1024).unwrap();
+    let bounced = host.render_fixed(&mix, 512).unwrap();
+    assert_bit_identical(&bounced, &processed, "offline render vs the chain output");
+
+    // The file disappears: a new instance loads the state, the slot says missing, audio runs.
+    std::fs::remove_file(&reference_path).unwrap();
+    let mut later = new_host();
+    later.load_state(&with_reference).unwrap();
+    later.activate(rate, 1024).unwrap();
+    let out =
+        later.render_fixed(&mix[..].iter().map(|c| c[..48_000].to_vec()).collect::<Vec<_>>(), 512).unwrap();
+    assert!(out.iter().flatten().all(|s| s.is_finite()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

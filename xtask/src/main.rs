@@ -36,8 +36,10 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// Extra packages for the tests: a virtual X server with software GL for the editor, tools to
-/// drive and photograph windows, and Python's venv module for pedalboard.
+/// drive and photograph windows, Python's venv module for pedalboard, and ffmpeg to encode the
+/// MP3, AAC and Ogg Vorbis reference fixtures.
 const TEST_PACKAGES: &[&str] = &[
+    "ffmpeg",
     "xvfb",
     "xsettingsd",
     "openbox",

@@ -16,11 +16,13 @@ use nice_plug_egui::{
 use crate::engine::EngineView;
 use crate::meters::spectrum::SpectrumView;
 use crate::meters::stereo::StereoView;
+use crate::monitor::{MonitorSource, MonitorView};
 use crate::params::ParityParams;
 
 mod chain_panel;
 mod level_meter;
 mod loudness_graph;
+mod monitor_panel;
 mod spectrum_strip;
 
 /// Default editor size in logical pixels.
@@ -49,6 +51,8 @@ pub struct EditorFeeds {
     pub stereo: Arc<StereoView>,
     /// Output spectrum frames (`None` if another editor already took the reader).
     pub spectrum: Option<SpectrumView>,
+    /// The monitor section's readings.
+    pub monitor: Arc<MonitorView>,
 }
 
 /// Creates the editor for the plugin glue.
@@ -65,6 +69,8 @@ pub fn create(
         view: feeds.view,
         stereo: feeds.stereo,
         spectrum: feeds.spectrum,
+        monitor: feeds.monitor,
+        slot_inputs: monitor_panel::SlotInputs::default(),
         gui_context: None,
         bad_input: BadInputLamp::default(),
         strip: StripMode::Spectrum,
@@ -72,6 +78,7 @@ pub fn create(
         // `PARITY_EDITOR_PAGE=chain` opens on the chain page (screenshots, scripted docs).
         page: match std::env::var("PARITY_EDITOR_PAGE").as_deref() {
             Ok("chain") => Page::Chain,
+            Ok("monitor") => Page::Monitor,
             _ => Page::Meters,
         },
     };
@@ -88,6 +95,10 @@ pub struct ParityEditor {
     stereo: Arc<StereoView>,
     /// Output spectrum frames.
     spectrum: Option<SpectrumView>,
+    /// The monitor section's readings.
+    monitor: Arc<MonitorView>,
+    /// Path entries of the reference slots.
+    slot_inputs: monitor_panel::SlotInputs,
     /// The host connection, present while a window is open.
     gui_context: Option<GuiContext>,
     /// Remembers when bad input was last seen.
@@ -107,6 +118,8 @@ enum Page {
     Meters,
     /// The mastering chain's stages.
     Chain,
+    /// Monitoring: source, level match, platform preview, listen tools, reference slots.
+    Monitor,
 }
 
 /// What the strip under the meters shows.
@@ -161,13 +174,19 @@ impl NiceEguiApp for ParityEditor {
 
         egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
             header(ui, &self.params, &setter, bad_input, view);
+            monitor_banner(ui, &self.params, &self.monitor);
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.page, Page::Meters, "Meters");
                 ui.selectable_value(&mut self.page, Page::Chain, "Chain");
+                ui.selectable_value(&mut self.page, Page::Monitor, "Monitor & References");
             });
             ui.separator();
             if self.page == Page::Chain {
                 chain_panel::panel(ui, &self.params, &setter, view);
+                return;
+            }
+            if self.page == Page::Monitor {
+                monitor_panel::panel(ui, &self.params, &setter, view, &self.monitor, &mut self.slot_inputs);
                 return;
             }
             // Meters get what the spectrum strip and the controls (about 150 points) leave.
@@ -251,6 +270,51 @@ fn meter_controls(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter
             );
         }
     });
+}
+
+/// A bar that says clearly when what is heard is not the chain output (another source, a
+/// platform preview, a listen tool), and what is heard.
+fn monitor_banner(ui: &mut egui::Ui, params: &ParityParams, monitor: &MonitorView) {
+    if monitor.offline.load(std::sync::atomic::Ordering::Relaxed) {
+        ui.label(egui::RichText::new("Offline render: output = chain output (monitor off)").weak());
+        return;
+    }
+    if !monitor.output_differs.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let source =
+        MonitorSource::from_index(usize::from(monitor.source.load(std::sync::atomic::Ordering::Relaxed)));
+    let mut text = format!(
+        "MONITORING {} ({}): output ≠ chain output",
+        crate::params::source_name(source.index() as i32).to_uppercase(),
+        monitor_panel::signed_db(monitor.gain_db.load(std::sync::atomic::Ordering::Relaxed)),
+    );
+    let settings = params.monitor_settings();
+    let mut tools = Vec::new();
+    if settings.platform.is_some() {
+        tools.push(params.monitor.platform.to_string());
+    }
+    if settings.listen != crate::monitor::ListenMode::Stereo {
+        tools.push(params.monitor.listen.to_string());
+    }
+    if settings.polarity != crate::monitor::Polarity::Normal {
+        tools.push(params.monitor.polarity.to_string());
+    }
+    if settings.band_solo != crate::monitor::BandSolo::Off {
+        tools.push(format!("{} band", params.monitor.band_solo));
+    }
+    if settings.dim {
+        tools.push("Dim".into());
+    }
+    if !tools.is_empty() {
+        text.push_str(&format!(" · {}", tools.join(" · ")));
+    }
+    ui.label(
+        egui::RichText::new(text)
+            .strong()
+            .color(egui::Color32::BLACK)
+            .background_color(monitor_panel::DIFFERS_COLOUR),
+    );
 }
 
 /// Title, global bypass and the status lamps.

@@ -4,11 +4,11 @@
 //! average spectrum (Welch) in octave bands for tonal balance, and the 10 Hz loudness curve for
 //! the plots.
 
-use realfft::RealFftPlanner;
 use serde::Serialize;
 
 use crate::dsp::biquad::{AnalogSection, Biquad, Separate};
 use crate::meters::{amplitude_to_db, MeterSet};
+use crate::reference::analysis::{band_power, spectrum_fft_size, LongTermSpectrum, StereoSums};
 
 /// Centre frequencies of the octave bands of the tonal-balance figures (IEC 61260 nominal), Hz.
 pub const OCTAVE_CENTRES_HZ: [f64; 10] =
@@ -23,9 +23,6 @@ pub const CURVE_HOP_S: f64 = 0.1;
 
 /// True peaks above this count as overs, dBTP.
 pub const OVER_THRESHOLD_DBTP: f64 = 0.0;
-
-/// Frequency resolution of the long-term spectrum: the FFT covers about this many seconds.
-const SPECTRUM_WINDOW_S: f64 = 0.68;
 
 /// Fractional-octave resolution of the plotted spectrum (bands per octave).
 const PLOT_BANDS_PER_OCTAVE: f64 = 6.0;
@@ -203,38 +200,6 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
     }
 }
 
-/// Whole-file sums of a channel pair: Σl·r, Σl², Σr².
-#[derive(Debug, Clone, Copy)]
-struct StereoSums {
-    /// Σ left·right.
-    lr: f64,
-    /// Σ left².
-    ll: f64,
-    /// Σ right².
-    rr: f64,
-}
-
-impl StereoSums {
-    /// Adds one sample pair.
-    #[inline]
-    fn add(&mut self, l: f64, r: f64) {
-        self.lr += l * r;
-        self.ll += l * l;
-        self.rr += r * r;
-    }
-
-    /// Pearson correlation, −1…+1.
-    fn correlation(self) -> f64 {
-        (self.lr / (self.ll * self.rr).sqrt()).clamp(-1.0, 1.0)
-    }
-
-    /// `200·Σs²/(Σm² + Σs²)` with m = (l + r)/2, s = (l − r)/2, which is
-    /// `100·(Σl² + Σr² − 2Σlr)/(Σl² + Σr²)`.
-    fn width_percent(self) -> f64 {
-        (100.0 * (self.ll + self.rr - 2.0 * self.lr) / (self.ll + self.rr)).clamp(0.0, 200.0)
-    }
-}
-
 /// Sums of the whole file (`.0`) and of the part below [`LOW_BAND_HZ`] (`.1`, a 4th-order
 /// Butterworth low-pass at `sample_rate_hz`), in one pass. `None` where either side is silent.
 fn stereo_sums(left: &[f32], right: &[f32], sample_rate_hz: f64) -> (Option<StereoSums>, Option<StereoSums>) {
@@ -242,7 +207,7 @@ fn stereo_sums(left: &[f32], right: &[f32], sample_rate_hz: f64) -> (Option<Ster
     // Butterworth 4th order: two sections with Q = 0.5412 and 1.3066.
     // One f64 biquad per section, the two channels as its lanes.
     let mut sections = [section(0.541_196_1), section(1.306_563)].map(|c| Biquad::<2>::new([c; 2]));
-    let mut full = StereoSums { lr: 0.0, ll: 0.0, rr: 0.0 };
+    let mut full = StereoSums::default();
     let mut low = full;
     for (&l, &r) in left.iter().zip(right) {
         let (l, r) = (
@@ -257,57 +222,27 @@ fn stereo_sums(left: &[f32], right: &[f32], sample_rate_hz: f64) -> (Option<Ster
     (heard(full), heard(low))
 }
 
-/// Welch's long-term average power spectrum (Hann window, back-to-back segments: over minutes
-/// of music the overlap adds nothing but time), averaged over the channels, scaled so that a
-/// full-scale sine reads 0 dB in its bins' sum. Returns power per bin (`fft_size / 2 + 1`
-/// bins); empty for files shorter than one window.
+/// Welch's long-term average power spectrum ([`LongTermSpectrum`]: Hann window, back-to-back
+/// segments), averaged over the channels, scaled so that a full-scale sine reads 0 dB in its
+/// bins' sum. Returns power per bin (`fft_size / 2 + 1` bins); empty for files shorter than one
+/// window.
 fn long_term_power_spectrum(channels: &[&[f32]], sample_rate_hz: f64) -> Vec<f64> {
-    let fft_size = (sample_rate_hz * SPECTRUM_WINDOW_S).max(256.0).round() as usize;
-    let fft_size = fft_size.next_power_of_two();
+    let fft_size = spectrum_fft_size(sample_rate_hz);
     let frames = channels.iter().map(|c| c.len()).min().unwrap_or(0);
     if frames < fft_size || channels.is_empty() {
         return Vec::new();
     }
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fft = planner.plan_fft_forward(fft_size);
-    let window: Vec<f32> = (0..fft_size)
-        .map(|n| (0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / fft_size as f64).cos()) as f32)
-        .collect();
-    // Sum of the window squared: Parseval scaling for power per bin.
-    let window_power: f64 = window.iter().map(|&w| f64::from(w) * f64::from(w)).sum();
-    let mut input = fft.make_input_vec();
-    let mut output = fft.make_output_vec();
-    let mut power = vec![0.0; fft_size / 2 + 1];
-    let mut segments = 0usize;
+    let mut spectrum = LongTermSpectrum::new(fft_size);
     for channel in channels {
         for segment in channel[..frames].chunks_exact(fft_size) {
-            for ((slot, &x), &w) in input.iter_mut().zip(segment).zip(&window) {
-                *slot = crate::dsp::sanitizer::sanitize_sample(x) * w;
-            }
-            if fft.process(&mut input, &mut output).is_ok() {
-                for (bin, value) in power.iter_mut().zip(&output) {
-                    *bin += f64::from(value.norm_sqr());
+            spectrum.add_segment(|input| {
+                for (slot, &x) in input.iter_mut().zip(segment) {
+                    *slot = crate::dsp::sanitizer::sanitize_sample(x);
                 }
-                segments += 1;
-            }
+            });
         }
     }
-    // Parseval: a sine of amplitude A puts N·A²/4·Σw² into its one-sided bins, so this scale
-    // makes a full-scale sine read 0 dB (A² = 1).
-    let scale = 4.0 / (fft_size as f64 * window_power * segments.max(1) as f64);
-    power.iter_mut().for_each(|p| *p *= scale);
-    power
-}
-
-/// Summed power of the bins within `[low_hz, high_hz)`, or `None` if no bin lies there.
-fn band_power(power: &[f64], sample_rate_hz: f64, low_hz: f64, high_hz: f64) -> Option<f64> {
-    if power.len() < 2 {
-        return None;
-    }
-    let bin_hz = sample_rate_hz / (2.0 * (power.len() - 1) as f64);
-    let first = (low_hz / bin_hz).ceil().max(1.0) as usize;
-    let last = ((high_hz / bin_hz).ceil() as usize).min(power.len());
-    (first < last).then(|| power[first..last].iter().sum())
+    spectrum.power()
 }
 
 /// Octave-band levels relative to the integrated loudness (bands above 0.45·fs left out).
