@@ -160,7 +160,7 @@ fn platform_table(
 fn slots(ui: &mut egui::Ui, bank: &ReferenceBank, inputs: &mut SlotInputs, monitor: &MonitorView) {
     ui.label(egui::RichText::new("References").strong());
     inputs.paths.resize(REFERENCE_SLOTS, String::new());
-    egui::Grid::new("reference-slots").num_columns(5).striped(true).spacing([10.0, 3.0]).show(ui, |ui| {
+    egui::Grid::new("reference-slots").num_columns(6).striped(true).spacing([10.0, 3.0]).show(ui, |ui| {
         for slot in 0..REFERENCE_SLOTS {
             let Some(info) = bank.slot(slot) else { continue };
             ui.label(format!("{:>2}", slot + 1));
@@ -209,19 +209,43 @@ fn slots(ui: &mut egui::Ui, bank: &ReferenceBank, inputs: &mut SlotInputs, monit
                 }
             };
             ui.label(status);
-            let mut gain = info.settings.gain_db;
-            let trim = egui::DragValue::new(&mut gain)
-                .range(-SLOT_GAIN_RANGE_DB..=SLOT_GAIN_RANGE_DB)
-                .speed(0.1)
-                .fixed_decimals(1)
-                .suffix(" dB");
-            if ui
-                .add_enabled(!info.settings.path.is_empty(), trim)
-                .on_hover_text("Trim after level matching")
-                .changed()
-            {
-                bank.set_gain_db(slot, gain);
-            }
+            ui.horizontal(|ui| {
+                let loaded = !info.settings.path.is_empty();
+                let mut gain = info.settings.gain_db;
+                let trim = egui::DragValue::new(&mut gain)
+                    .range(-SLOT_GAIN_RANGE_DB..=SLOT_GAIN_RANGE_DB)
+                    .speed(0.1)
+                    .fixed_decimals(1)
+                    .suffix(" dB");
+                if ui.add_enabled(loaded, trim).on_hover_text("Trim after level matching").changed() {
+                    bank.set_gain_db(slot, gain);
+                }
+                // Loop points (free-running playback; in sync mode the loop start plays at song
+                // position 0). An end of 0 means the end of the file.
+                let duration = info.source.as_ref().map_or(0.0, |source| source.duration_s);
+                let (mut start, mut end) = (info.settings.loop_start_s, info.settings.loop_end_s);
+                let start_drag = egui::DragValue::new(&mut start)
+                    .range(0.0..=duration)
+                    .speed(0.05)
+                    .fixed_decimals(2)
+                    .prefix("loop ")
+                    .suffix(" s");
+                let end_drag = egui::DragValue::new(&mut end)
+                    .range(0.0..=duration)
+                    .speed(0.05)
+                    .fixed_decimals(2)
+                    .prefix("– ")
+                    .suffix(" s");
+                let start_changed = ui
+                    .add_enabled(loaded, start_drag)
+                    .on_hover_text("Loop start (sync: plays at song position 0)")
+                    .changed();
+                let end_changed =
+                    ui.add_enabled(loaded, end_drag).on_hover_text("Loop end (0 = end of file)").changed();
+                if start_changed || end_changed {
+                    bank.set_loop_s(slot, start, end);
+                }
+            });
             ui.end_row();
         }
     });

@@ -287,6 +287,9 @@ struct Lane {
     left: [f32; MONITOR_BLOCK_FRAMES],
     /// Right samples of the current pass.
     right: [f32; MONITOR_BLOCK_FRAMES],
+    /// Where a reference plays when it is not where the song says: the fading-out side of a
+    /// position jump continues from where it was (`Song` moves on with every pass).
+    position_override: Option<PlayPosition>,
 }
 
 /// Smoothed gain of one source.
@@ -328,6 +331,9 @@ pub struct Monitor {
     glide_per_pass: f32,
     /// The platform table.
     platforms: &'static [Platform],
+    /// Where the reference heard would continue at this pass (`None`: no reference heard), to
+    /// notice jumps of the song position (seek, loop, transport start).
+    expected_position: Option<PlayPosition>,
     /// Published readings.
     view: Arc<MonitorView>,
 }
@@ -345,6 +351,7 @@ impl Monitor {
             limiter: PlatformLimiter::new(sample_rate_hz, &PlatformLimiterSettings::default()),
             left: [0.0; MONITOR_BLOCK_FRAMES],
             right: [0.0; MONITOR_BLOCK_FRAMES],
+            position_override: None,
         };
         let pass_s = MONITOR_BLOCK_FRAMES as f64 / sample_rate_hz;
         Self {
@@ -358,6 +365,7 @@ impl Monitor {
             gains: [SourceGain::default(); SOURCES],
             glide_per_pass: (1.0 - (-pass_s / (GAIN_GLIDE_MS * 1e-3)).exp()) as f32,
             platforms: platform::platforms(),
+            expected_position: None,
             view,
         }
     }
@@ -371,6 +379,10 @@ impl Monitor {
         self.lanes[1 - self.active].config = self.lanes[self.active].config;
         self.fade_remaining = 0;
         self.pending = None;
+        self.expected_position = None;
+        for lane in &mut self.lanes {
+            lane.position_override = None;
+        }
         for gain in &mut self.gains {
             *gain = SourceGain { match_db: gain.match_db, ..SourceGain::default() };
             gain.current_db = gain.match_db;
@@ -442,6 +454,24 @@ impl Monitor {
                 _ => PlayPosition::Free,
             }
         };
+        // A reference heard jumps (seek, loop, transport start or stop): crossfade from where it
+        // was to where it is now, like a source switch.
+        let heard = self.lanes[self.active].config;
+        let now = position(heard.source);
+        // A jump during a fade: the lane fading in carries on where it was, and the next check
+        // after the fade catches up with another fade.
+        if let (MonitorSource::Reference(_), Some(expected)) = (heard.source, self.expected_position) {
+            if now != expected {
+                if self.fade_remaining == 0 {
+                    self.start_fade(heard);
+                    self.lanes[1 - self.active].position_override = Some(expected);
+                } else {
+                    self.lanes[self.active].position_override = Some(expected);
+                }
+            } else if self.fade_remaining == 0 {
+                self.lanes[self.active].position_override = None;
+            }
+        }
         let fading = self.fade_remaining > 0;
         // Update the gains of the sources that are heard, once each (a source in both lanes
         // takes the active lane's platform: its gain glides to the new setting).
@@ -474,16 +504,10 @@ impl Monitor {
         // Render the lanes.
         let [lane_a, lane_b] = &mut self.lanes;
         let (active_lane, other_lane) = if self.active == 0 { (lane_a, lane_b) } else { (lane_b, lane_a) };
-        render_lane(
-            active_lane,
-            frames,
-            channels,
-            dry,
-            player,
-            &self.gains,
-            position(active_lane.config.source),
-            self.platforms,
-        );
+        let lane_position = |lane: &Lane| lane.position_override.unwrap_or(position(lane.config.source));
+        let active_position = lane_position(active_lane);
+        render_lane(active_lane, frames, channels, dry, player, &self.gains, active_position, self.platforms);
+        let other_position = lane_position(other_lane);
         if fading {
             render_lane(
                 other_lane,
@@ -492,20 +516,35 @@ impl Monitor {
                 dry,
                 player,
                 &self.gains,
-                position(other_lane.config.source),
+                other_position,
                 self.platforms,
             );
         }
-        // Move free-running references on once per pass, whichever lanes play them.
+        // Move free-running references on once per pass, whichever lanes play them, and the
+        // overridden song positions with the song.
         let mut advanced = [false; REFERENCE_SLOTS];
-        for lane in [&*active_lane, &*other_lane].into_iter().take(if fading { 2 } else { 1 }) {
+        for (lane, lane_position) in
+            [(&mut *active_lane, active_position), (&mut *other_lane, other_position)]
+                .into_iter()
+                .take(if fading { 2 } else { 1 })
+        {
             if let MonitorSource::Reference(slot) = lane.config.source {
-                if position(lane.config.source) == PlayPosition::Free && !advanced[slot] {
+                if lane_position == PlayPosition::Free && !advanced[slot] {
                     advanced[slot] = true;
                     player.advance(slot, frames);
                 }
             }
+            if let Some(PlayPosition::Song(song)) = lane.position_override {
+                lane.position_override = Some(PlayPosition::Song(song + frames as i64));
+            }
         }
+        self.expected_position = match (active_lane.config.source, active_position) {
+            (MonitorSource::Reference(_), PlayPosition::Song(song)) => {
+                Some(PlayPosition::Song(song + frames as i64))
+            }
+            (MonitorSource::Reference(_), PlayPosition::Free) => Some(PlayPosition::Free),
+            _ => None,
+        };
 
         // Mix into the output.
         let mut left = [0.0f32; MONITOR_BLOCK_FRAMES];
@@ -546,6 +585,8 @@ impl Monitor {
         lane.split.clear();
         lane.split.settle();
         lane.limiter.reset();
+        lane.position_override = None;
+        self.lanes[1 - next].position_override = None;
         self.active = next;
         self.fade_remaining = self.fade_frames;
     }

@@ -377,3 +377,74 @@ fn references_are_matched_to_the_mix() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn song_position_jumps_of_a_synced_reference_crossfade() {
+    let dir = std::env::temp_dir().join(format!("parity-monitor-jump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tone.wav");
+    // A smooth 220 Hz tone: any jump in its playback position would be a visible step.
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for n in 0..20 * 48_000 {
+        let value = 0.5 * (2.0 * std::f64::consts::PI * 220.0 * n as f64 / RATE).sin();
+        for _ in 0..2 {
+            writer.write_sample((value * 8_388_607.0).round() as i32).unwrap();
+        }
+    }
+    writer.finalize().unwrap();
+    let bank = crate::reference::ReferenceBank::new();
+    let mut monitored = engine(&ChainSettings::default());
+    monitored.set_reference_link(bank.take_player_link().unwrap());
+    bank.set_session_rate(RATE);
+    bank.load(0, &path);
+    monitored.set_monitor_settings(&MonitorSettings {
+        source: MonitorSource::Reference(0),
+        level_match: LevelMatch::Off,
+        ..MonitorSettings::default()
+    });
+    let started = std::time::Instant::now();
+    while !bank.is_playing_latest(0) {
+        assert!(started.elapsed().as_secs() < 30);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let mut silence = vec![vec![0.0f32; 64]; 2];
+        let mut channels: Vec<&mut [f32]> = silence.iter_mut().map(|c| &mut c[..]).collect();
+        monitored.process(&mut channels);
+    }
+    // Play from song position 1 s; jump to 7.3 s (a seek), loop back to 2 s, stop (free), start
+    // again at 5 s.
+    let silence = vec![vec![0.0f32; 6 * 48_000]; 2];
+    let block = 256;
+    let mut song = 48_000i64;
+    let heard = render(&mut monitored, &silence, block, |engine, start| {
+        match start {
+            s if s == block * 200 => song = 350_400,
+            s if s == block * 400 => song = 96_000,
+            _ => {}
+        }
+        let stopped = (block * 600..block * 800).contains(&start);
+        engine.set_song_position_frames((!stopped).then_some(song));
+        if start == block * 800 {
+            song = 240_000;
+        }
+        if !stopped {
+            song += block as i64;
+        }
+    });
+    let own = 0.5 * 2.0 * std::f32::consts::PI * 220.0 / 48_000.0;
+    let step = max_step(&heard, 2048..heard[0].len());
+    for (i, w) in heard[0].windows(2).enumerate().skip(2048) {
+        if (w[1] - w[0]).abs() > own * 1.05 {
+            println!("step {:.4} at frame {i} (block {})", (w[1] - w[0]).abs(), i / block);
+            break;
+        }
+    }
+    println!("largest step {step:.4} (the tone's own {own:.4})");
+    assert!(step <= own * 1.01, "a position jump clicked: {step}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
