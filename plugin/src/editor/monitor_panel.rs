@@ -33,7 +33,7 @@ pub fn panel(
     inputs: &mut SlotInputs,
 ) {
     let bank = &params.references;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
         source_row(ui, params, setter, bank, monitor);
         ui.add_space(4.0);
         ui.horizontal_wrapped(|ui| {
@@ -168,8 +168,13 @@ fn slots(ui: &mut egui::Ui, bank: &ReferenceBank, inputs: &mut SlotInputs, monit
             if entry.is_empty() && !info.settings.path.is_empty() {
                 entry.clone_from(&info.settings.path);
             }
-            let response =
-                ui.add(egui::TextEdit::singleline(entry).desired_width(260.0).hint_text("path to a file"));
+            // A fixed size: inside a grid a text field's desired width is clamped to the column's
+            // width of the previous frame, which starts tiny.
+            let response = ui.add_sized(
+                [240.0, 20.0],
+                egui::TextEdit::singleline(entry)
+                    .hint_text("path to a WAV, AIFF, FLAC, MP3, M4A or OGG file"),
+            );
             let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
                 if ui.button("Load").clicked() || submitted {
@@ -197,7 +202,7 @@ fn slots(ui: &mut egui::Ui, bank: &ReferenceBank, inputs: &mut SlotInputs, monit
                     let offset =
                         monitor.match_db[MonitorSource::Reference(slot).index()].load(Ordering::Relaxed);
                     egui::RichText::new(format!(
-                        "{} LUFS · LRA {} · {} dBTP · match {}",
+                        "{} LUFS · LRA {} · {} dBTP · ≙ {}",
                         summary.integrated_lufs.map_or("–".into(), |v| format!("{v:.1}")),
                         summary.loudness_range_lu.map_or("–".into(), |v| format!("{v:.1}")),
                         summary.true_peak_dbtp.map_or("–".into(), |v| format!("{v:.2}")),
