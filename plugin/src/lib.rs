@@ -42,6 +42,8 @@ pub mod reference;
 #[cfg(test)]
 mod test_alloc;
 #[cfg(test)]
+mod test_files;
+#[cfg(test)]
 mod test_rng;
 
 use demo_signal::DemoSignal;

@@ -1271,50 +1271,10 @@ pub use write::{write_audio_file, write_flac, write_wav};
 #[cfg(all(test, feature = "cli"))]
 mod tests {
     use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::write::write_atomically;
     use super::*;
-
-    /// A fresh folder under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            static SERIAL: AtomicU64 = AtomicU64::new(0);
-            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir()
-                .join(format!("parity-audio-file-{}-{name}-{serial}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-
-        fn path(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-
-        fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-            let path = self.path(name);
-            fs::write(&path, bytes).unwrap();
-            path
-        }
-
-        fn entries(&self) -> Vec<String> {
-            let mut names: Vec<String> = fs::read_dir(&self.0)
-                .unwrap()
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_files::TempDir;
 
     /// Small deterministic PRNG (xorshift64*), so garbage inputs are reproducible.
     struct Rng(u64);

@@ -6,6 +6,7 @@ use crate::dsp::compressor::CompressorSettings;
 use crate::engine::{ChainSettings, Engine, ProcessSpec};
 use crate::meters::loudness::LoudnessMeter;
 use crate::meters::test_support::music_like;
+use crate::test_files::{write_wav_24, TempDir};
 
 const RATE: f64 = 48_000.0;
 
@@ -308,23 +309,11 @@ fn monitor_process_never_allocates() {
 
 #[test]
 fn references_are_matched_to_the_mix() {
-    let dir = std::env::temp_dir().join(format!("parity-monitor-reference-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("reference.wav");
+    let dir = TempDir::new("monitor-reference");
+    let path = dir.path("reference.wav");
     let song = crate::demo_song::render_demo_song(44_100.0);
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for n in 0..song[0].len() {
-        for channel in &song {
-            writer.write_sample((f64::from(channel[n]) * 0.3 * 8_388_607.0).round() as i32).unwrap();
-        }
-    }
-    writer.finalize().unwrap();
+    let quieter: Vec<Vec<f32>> = song.iter().map(|c| c.iter().map(|s| s * 0.3).collect()).collect();
+    write_wav_24(&path, 44_100, &[&quieter[0], &quieter[1]]);
     let mix_song = crate::demo_song::render_demo_song(RATE);
     let song_frames = mix_song[0].len();
     // Three passes: "integrated so far" moves less with every pass; the third is the steady state.
@@ -375,29 +364,17 @@ fn references_are_matched_to_the_mix() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn song_position_jumps_of_a_synced_reference_crossfade() {
-    let dir = std::env::temp_dir().join(format!("parity-monitor-jump-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tone.wav");
+    let dir = TempDir::new("monitor-jump");
+    let path = dir.path("tone.wav");
     // A smooth 220 Hz tone: any jump in its playback position would be a visible step.
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for n in 0..20 * 48_000 {
-        let value = 0.5 * (2.0 * std::f64::consts::PI * 220.0 * n as f64 / RATE).sin();
-        for _ in 0..2 {
-            writer.write_sample((value * 8_388_607.0).round() as i32).unwrap();
-        }
-    }
-    writer.finalize().unwrap();
+    let tone: Vec<f32> = (0..20 * 48_000)
+        .map(|n| (0.5 * (2.0 * std::f64::consts::PI * 220.0 * n as f64 / RATE).sin()) as f32)
+        .collect();
+    write_wav_24(&path, 48_000, &[&tone, &tone]);
     let bank = crate::reference::ReferenceBank::new();
     let mut monitored = engine(&ChainSettings::default());
     monitored.set_reference_link(bank.take_player_link().unwrap());
@@ -446,5 +423,4 @@ fn song_position_jumps_of_a_synced_reference_crossfade() {
     }
     println!("largest step {step:.4} (the tone's own {own:.4})");
     assert!(step <= own * 1.01, "a position jump clicked: {step}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,41 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-
-/// A temporary folder removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("parity-reference-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_files::{write_wav_24, TempDir};
 
 /// Writes a stereo 24-bit WAV of a `freq_hz` sine at `amplitude`, `seconds` long.
 fn write_tone(path: &Path, rate: u32, seconds: f64, freq_hz: f64, amplitude: f64) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).unwrap();
-    for n in 0..(seconds * f64::from(rate)) as usize {
-        let value = amplitude * (2.0 * std::f64::consts::PI * freq_hz * n as f64 / f64::from(rate)).sin();
-        let sample = (value * 8_388_607.0).round() as i32;
-        writer.write_sample(sample).unwrap();
-        writer.write_sample(sample).unwrap();
-    }
-    writer.finalize().unwrap();
+    let tone: Vec<f32> = (0..(seconds * f64::from(rate)) as usize)
+        .map(|n| {
+            (amplitude * (2.0 * std::f64::consts::PI * freq_hz * n as f64 / f64::from(rate)).sin()) as f32
+        })
+        .collect();
+    write_wav_24(path, rate, &[&tone, &tone]);
 }
 
 /// Waits (bounded) until `done()`, feeding the player like an audio thread would.
@@ -75,7 +50,7 @@ fn bank_and_player(rate: f64) -> (Arc<ReferenceBank>, ReferencePlayer) {
 #[test]
 fn a_load_reaches_the_player_with_its_analysis() {
     let dir = TempDir::new("load");
-    let path = dir.0.join("tone.wav");
+    let path = dir.path("tone.wav");
     write_tone(&path, 44_100, 2.0, 997.0, 0.5);
     let (bank, mut player) = bank_and_player(48_000.0);
     bank.load(3, &path);
@@ -107,7 +82,7 @@ fn a_load_reaches_the_player_with_its_analysis() {
 #[test]
 fn stale_results_are_dropped() {
     let dir = TempDir::new("stale");
-    let (loud, quiet) = (dir.0.join("loud.wav"), dir.0.join("quiet.wav"));
+    let (loud, quiet) = (dir.path("loud.wav"), dir.path("quiet.wav"));
     write_tone(&loud, 48_000, 3.0, 440.0, 0.8);
     write_tone(&quiet, 48_000, 1.0, 440.0, 0.1);
     let (bank, mut player) = bank_and_player(48_000.0);
@@ -168,7 +143,7 @@ fn a_missing_file_in_saved_state_says_missing_and_keeps_its_figures() {
 #[test]
 fn a_thousand_swaps_during_playback_never_allocate_on_the_audio_thread() {
     let dir = TempDir::new("swaps");
-    let files: Vec<PathBuf> = (0..2).map(|i| dir.0.join(format!("tone{i}.wav"))).collect();
+    let files: Vec<PathBuf> = (0..2).map(|i| dir.path(&format!("tone{i}.wav"))).collect();
     for (i, file) in files.iter().enumerate() {
         write_tone(file, 48_000, 0.6, 220.0 * (i + 1) as f64, 0.25);
     }
@@ -212,7 +187,7 @@ fn a_thousand_swaps_during_playback_never_allocate_on_the_audio_thread() {
 #[test]
 fn playback_loops_and_follows_the_song_position() {
     let dir = TempDir::new("play");
-    let path = dir.0.join("ramp.wav");
+    let path = dir.path("ramp.wav");
     write_tone(&path, 48_000, 4.0, 7.0, 0.5);
     let (bank, mut player) = bank_and_player(48_000.0);
     bank.load(0, &path);
@@ -249,21 +224,10 @@ fn playback_loops_and_follows_the_song_position() {
 #[test]
 fn the_analysis_measures_the_audio_that_plays() {
     let dir = TempDir::new("analysis");
-    let path = dir.0.join("song.wav");
+    let path = dir.path("song.wav");
     let song = crate::demo_song::render_demo_song(44_100.0);
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for n in 0..song[0].len() {
-        for channel in &song {
-            writer.write_sample((f64::from(channel[n]) * 0.3 * 8_388_607.0).round() as i32).unwrap();
-        }
-    }
-    writer.finalize().unwrap();
+    let scaled: Vec<Vec<f32>> = song.iter().map(|c| c.iter().map(|s| s * 0.3).collect()).collect();
+    write_wav_24(&path, 44_100, &[&scaled[0], &scaled[1]]);
     let (bank, mut player) = bank_and_player(48_000.0);
     bank.load(0, &path);
     pump_until(&mut player, "the load", |p| p.is_loaded(0));
@@ -273,7 +237,6 @@ fn the_analysis_measures_the_audio_that_plays() {
     let played = meter.integrated_lufs().unwrap();
     let analysed = f64::from(reference.analysis.integrated_lufs.unwrap());
     let mut source_meter = crate::meters::loudness::LoudnessMeter::new(44_100.0, 2);
-    let scaled: Vec<Vec<f32>> = song.iter().map(|c| c.iter().map(|s| s * 0.3).collect()).collect();
     source_meter.process(&[&scaled[0], &scaled[1]]);
     let source = source_meter.integrated_lufs().unwrap();
     println!("source {source:.3} LUFS, played {played:.3}, analysed {analysed:.3}");
