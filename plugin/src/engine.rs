@@ -10,7 +10,7 @@
 //! against the dry path (delayed by the chain latency) → output meters. Work is done in fixed sub-blocks of at most
 //! [`SUB_BLOCK_FRAMES`] frames, so host block sizes from 1 to 16384 behave identically.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use atomic_float::AtomicF32;
@@ -22,7 +22,7 @@ use crate::dsp::denormals::DenormalGuard;
 use crate::dsp::gain::SmoothedGain;
 use crate::dsp::sanitizer::Sanitizer;
 use crate::dsp::target_learner::LearnedDrive;
-use crate::meters::spectrum::{SpectrumAnalyzer, SpectrumView};
+use crate::meters::spectrum::{Averaging, ChannelMode, Smoothing, SpectrumAnalyzer, SpectrumView};
 use crate::meters::stereo::{StereoMeter, StereoView, VectorscopeReader};
 use crate::meters::{LoudnessHistory, MeterPointView, MeterSet};
 use crate::monitor::{Monitor, MonitorReadings, MonitorSettings, MonitorView, SourceReading};
@@ -147,6 +147,20 @@ pub struct EngineView {
     pub multiband_gain_reduction_db: [AtomicF32; crate::dsp::multiband::BANDS],
     /// Gain reduction of the limiter, dB.
     pub limiter_gain_reduction_db: AtomicF32,
+    /// Largest glue gain reduction since the editor last took it, dB (the editor swaps in 0 each
+    /// frame, so its history trace misses no peak that fell between two frames).
+    pub glue_gain_reduction_peak_db: AtomicF32,
+    /// Largest limiter gain reduction since the editor last took it, dB (see
+    /// `glue_gain_reduction_peak_db`).
+    pub limiter_gain_reduction_peak_db: AtomicF32,
+    /// Set by the editor's pause button: while it is set the loudness and true-peak meters take in
+    /// no audio (the sample-peak bars keep moving).
+    pub meters_hold: AtomicBool,
+    /// The spectrum display the editor asks for: channel pair, averaging and smoothing (see
+    /// [`SpectrumDisplay`]), packed by [`SpectrumDisplay::pack`].
+    pub spectrum_display: AtomicU32,
+    /// Display tilt of the spectrum the editor asks for, dB per octave.
+    pub spectrum_tilt_db_per_octave: AtomicF32,
     /// Set by the editor: [`LEARN_START`] or [`LEARN_STOP`] ("learn to target"); the audio
     /// thread clears it to [`LEARN_IDLE`] when done.
     pub learn_command: AtomicU8,
@@ -160,6 +174,72 @@ pub struct EngineView {
     /// Why there is no drive: +x = the music is x dB louder than the target even without drive,
     /// −x = the largest drive still leaves it x dB short; NaN while there is not enough audio.
     pub learn_note_db: AtomicF32,
+}
+
+/// How the editor wants the output spectrum analysed (display only; never touches the audio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpectrumDisplay {
+    /// Left/right or mid/side traces.
+    pub mode: ChannelMode,
+    /// Averaging of the power spectra.
+    pub averaging: Averaging,
+    /// Fractional-octave smoothing of the traces.
+    pub smoothing: Smoothing,
+}
+
+impl Default for SpectrumDisplay {
+    fn default() -> Self {
+        // The analyser's own defaults, so that a zero word (a fresh view) means them.
+        Self { mode: ChannelMode::LeftRight, averaging: Averaging::Fast, smoothing: Smoothing::None }
+    }
+}
+
+impl SpectrumDisplay {
+    /// Packs the three choices into one word for [`EngineView::spectrum_display`].
+    pub fn pack(self) -> u32 {
+        let mode = match self.mode {
+            ChannelMode::LeftRight => 0,
+            ChannelMode::MidSide => 1,
+        };
+        let averaging = match self.averaging {
+            Averaging::Fast => 0,
+            Averaging::Slow => 1,
+            Averaging::Infinite => 2,
+        };
+        let smoothing = match self.smoothing {
+            Smoothing::None => 0,
+            Smoothing::Third => 1,
+            Smoothing::Sixth => 2,
+            Smoothing::Twelfth => 3,
+            Smoothing::TwentyFourth => 4,
+        };
+        mode | (averaging << 8) | (smoothing << 16)
+    }
+
+    /// Unpacks [`Self::pack`]'s word (unknown codes give the defaults).
+    pub fn unpack(word: u32) -> Self {
+        let default = Self::default();
+        Self {
+            mode: match word & 0xff {
+                1 => ChannelMode::MidSide,
+                _ => ChannelMode::LeftRight,
+            },
+            averaging: match (word >> 8) & 0xff {
+                0 => Averaging::Fast,
+                1 => Averaging::Slow,
+                2 => Averaging::Infinite,
+                _ => default.averaging,
+            },
+            smoothing: match (word >> 16) & 0xff {
+                0 => Smoothing::None,
+                1 => Smoothing::Third,
+                2 => Smoothing::Sixth,
+                3 => Smoothing::Twelfth,
+                4 => Smoothing::TwentyFourth,
+                _ => default.smoothing,
+            },
+        }
+    }
 }
 
 /// [`EngineView::learn_command`]: nothing pending.
@@ -222,6 +302,10 @@ pub struct Engine {
     /// for (NaN: recompute at the next publish). Between passes the answer only changes with it,
     /// so it is not recomputed per block.
     learn_answer_target_lufs: f32,
+    /// Largest glue gain reduction since the last publication, dB.
+    glue_reduction_peak_db: f32,
+    /// Largest limiter gain reduction since the last publication, dB.
+    limiter_reduction_peak_db: f32,
     /// The monitor section (source select, level match, platform preview, listen tools).
     monitor: Monitor,
     /// Plays the reference slots.
@@ -273,6 +357,8 @@ impl Engine {
             meter_settings: MeterSettings::default(),
             transport_playing: true,
             learn_answer_target_lufs: f32::NAN,
+            glue_reduction_peak_db: 0.0,
+            limiter_reduction_peak_db: 0.0,
             monitor: Monitor::new(spec.sample_rate_hz, monitor_view.clone()),
             player: ReferencePlayer::new(None),
             offline: false,
@@ -459,7 +545,8 @@ impl Engine {
     /// Whether the loudness and true-peak meters take in audio right now.
     #[inline]
     fn meters_running(&self) -> bool {
-        self.transport_playing || !self.meter_settings.pause_when_stopped
+        (self.transport_playing || !self.meter_settings.pause_when_stopped)
+            && !self.view.meters_hold.load(Ordering::Relaxed)
     }
 
     /// Connects the reference slots' player to its bank's loader (host main thread).
@@ -503,6 +590,11 @@ impl Engine {
             _ => {}
         }
         self.view.meters_paused.store(!self.meters_running(), Ordering::Relaxed);
+        let display = SpectrumDisplay::unpack(self.view.spectrum_display.load(Ordering::Relaxed));
+        self.spectrum.set_mode(display.mode);
+        self.spectrum.set_averaging(display.averaging);
+        self.spectrum.set_smoothing(display.smoothing);
+        self.spectrum.set_tilt_db_per_octave(self.view.spectrum_tilt_db_per_octave.load(Ordering::Relaxed));
         let channel_count = channels.len().min(self.spec.channels);
         let frames = channels.iter().take(channel_count).map(|c| c.len()).min().unwrap_or(0);
         self.player.receive();
@@ -562,6 +654,9 @@ impl Engine {
             [] => {}
         }
         self.output_gain.process(channels, &mut self.gain_scratch);
+        let reduction = self.chain.gain_reduction();
+        self.glue_reduction_peak_db = self.glue_reduction_peak_db.max(reduction.glue_db);
+        self.limiter_reduction_peak_db = self.limiter_reduction_peak_db.max(reduction.limiter_db);
 
         let [dry_left, dry_right] = &self.dry;
         let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
@@ -618,6 +713,10 @@ impl Engine {
             cell.store(value, Ordering::Relaxed);
         }
         self.view.limiter_gain_reduction_db.store(reduction.limiter_db, Ordering::Relaxed);
+        self.view.glue_gain_reduction_peak_db.fetch_max(self.glue_reduction_peak_db, Ordering::Relaxed);
+        self.view.limiter_gain_reduction_peak_db.fetch_max(self.limiter_reduction_peak_db, Ordering::Relaxed);
+        self.glue_reduction_peak_db = 0.0;
+        self.limiter_reduction_peak_db = 0.0;
         let learning = self.chain.is_learning();
         self.view.learning.store(learning, Ordering::Relaxed);
         let target = self.view.learn_target_lufs.load(Ordering::Relaxed);

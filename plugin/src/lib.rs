@@ -28,7 +28,8 @@ pub mod audio_file;
 pub mod demo_signal;
 pub mod demo_song;
 pub mod dsp;
-mod editor;
+pub mod editor;
+pub mod editor_settings;
 pub mod engine;
 pub mod meters;
 pub mod monitor;
@@ -120,6 +121,7 @@ impl Plugin for Parity {
             view: self.engine.view(),
             stereo: self.engine.stereo_view(),
             spectrum: self.engine.take_spectrum_view(),
+            vectorscope: self.engine.take_vectorscope(),
             monitor: self.engine.monitor_view(),
         };
         editor::create(self.editor_state.clone(), self.params.clone(), feeds)

@@ -58,6 +58,9 @@ pub struct ParityParams {
     /// this instance's reference loader thread.
     #[persist = "refs"]
     pub references: Arc<ReferenceBank>,
+    /// The editor's window size, page, delivery target and display options (never the audio).
+    #[persist = "editor"]
+    pub editor: Arc<crate::editor_settings::EditorSettingsCell>,
 }
 
 /// The monitor section. These shape only what is heard, never the rendered file: in offline
@@ -677,6 +680,7 @@ impl Default for ParityParams {
                 reference_sync: BoolParam::new("Reference Sync", true).non_automatable(),
             },
             references: Arc::new(ReferenceBank::new()),
+            editor: Arc::default(),
         }
     }
 }

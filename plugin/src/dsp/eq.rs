@@ -301,6 +301,33 @@ impl EqSettings {
     }
 }
 
+impl EqSettings {
+    /// The target response in dB at `freq_hz` of the signal path `path` (`Mid`: stereo and mid
+    /// bands, what a centred source hears; `Side`: stereo and side bands; `Stereo`: stereo bands
+    /// only), at `sample_rate_hz`: the exact analogue prototype magnitude the filters are matched
+    /// to, as [`Eq::path_magnitude_db`] gives it, without building an EQ (the editor's curve).
+    pub fn response_db(&self, sample_rate_hz: f64, freq_hz: f64, path: EqPlacement) -> f64 {
+        let clean = self.sanitized();
+        let power: f64 = clean
+            .bands
+            .iter()
+            .map(|band| BandTarget::new(band, sample_rate_hz))
+            .filter(|target| target.acts_on(path))
+            .map(|target| target.magnitude_squared(freq_hz))
+            .product();
+        10.0 * power.max(1e-300).log10()
+    }
+
+    /// The target response in dB of band `band` alone at `freq_hz` (0 dB when it is disabled,
+    /// flat or out of range).
+    pub fn band_response_db(&self, band: usize, sample_rate_hz: f64, freq_hz: f64) -> f64 {
+        let clean = self.sanitized();
+        clean.bands.get(band).map_or(0.0, |band| {
+            10.0 * BandTarget::new(band, sample_rate_hz).magnitude_squared(freq_hz).max(1e-300).log10()
+        })
+    }
+}
+
 /// A benchmark/demo configuration: six active bands at non-zero settings, mixing stereo, mid
 /// and side: low cut 30 Hz 24 dB/oct, mid low shelf 120 Hz +2 dB, bell 300 Hz −2.5 dB Q 1.2,
 /// side bell 2.5 kHz +1.5 dB Q 0.8, mid bell 5 kHz −1.5 dB Q 2, high shelf 11 kHz +2.5 dB.
@@ -2225,5 +2252,33 @@ mod tests {
                 worst.0, worst.1
             );
         }
+    }
+
+    #[test]
+    fn settings_response_equals_the_built_eqs_response() {
+        let settings = demo_settings();
+        let eq = Eq::new(48_000.0, &settings);
+        for freq_hz in [25.0, 120.0, 300.0, 2_500.0, 5_000.0, 11_000.0, 19_000.0] {
+            for path in [EqPlacement::Mid, EqPlacement::Side, EqPlacement::Stereo] {
+                let expected = eq.path_magnitude_db(freq_hz, path);
+                let got = settings.response_db(48_000.0, freq_hz, path);
+                assert!((got - expected).abs() < 1e-9, "{freq_hz} Hz {path:?}: {got} vs {expected}");
+            }
+            for band in 0..EQ_BANDS {
+                let expected = eq.band_magnitude_db(band, freq_hz);
+                let got = settings.band_response_db(band, 48_000.0, freq_hz);
+                assert!((got - expected).abs() < 1e-9, "band {band} at {freq_hz} Hz");
+            }
+        }
+        // A bell's peak is its gain, independent of the EQ object (analytic check).
+        let mut bell = EqSettings::default();
+        bell.bands[2] = EqBandSettings {
+            enabled: true,
+            kind: EqBandKind::Bell,
+            freq_hz: 1_000.0,
+            gain_db: 6.0,
+            ..bell.bands[2]
+        };
+        assert!((bell.band_response_db(2, 48_000.0, 1_000.0) - 6.0).abs() < 1e-9);
     }
 }

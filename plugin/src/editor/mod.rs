@@ -1,35 +1,52 @@
-//! The editor (egui). It reads the engine only through [`EngineView`]'s atomics and changes the
-//! audio only through the host's parameter API (begin/set/end gestures, so hosts record
-//! automation). The full mastering console grows here panel by panel, one module each.
+//! The editor (egui): a mastering console. It reads the engine only through its views (atomics,
+//! the spectrum's triple buffer, the vectorscope's ring) and changes the audio only through the
+//! host's parameter API (begin/set/end gestures, so hosts record automation) or explicit commands
+//! (meter reset and pause, reference slots, learn to target).
+//!
+//! Layout: the header (delivery target, monitor source with level-match offsets, bypass, lamps)
+//! and the status line on top; the monitor bar at the bottom; the I/O meter column on the right;
+//! the pages in the middle, one module each: loudness, chain, spectrum, stereo, references,
+//! platforms. Keys (when no text field has focus): A toggles processed/unprocessed, R toggles
+//! processed/reference, 1–9 hear reference 1–9, B toggles the global bypass.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
-use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
     create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
 };
 
+use crate::editor_settings::{EditorSettings, Page, DEFAULT_SIZE, MIN_SIZE};
 use crate::engine::EngineView;
-use crate::meters::spectrum::SpectrumView;
-use crate::meters::stereo::StereoView;
+use crate::meters::spectrum::{SpectrumFrame, SpectrumView};
+use crate::meters::stereo::{StereoView, VectorscopeReader};
+use crate::monitor::platform::platform;
 use crate::monitor::{MonitorSource, MonitorView};
 use crate::params::ParityParams;
+use crate::reference::{SlotStatus, REFERENCE_SLOTS};
 
 mod chain_panel;
+mod eq_curve;
+mod file_browser;
+mod header;
+pub mod headless;
+mod io_meters;
 mod level_meter;
 mod loudness_graph;
-mod monitor_panel;
-mod spectrum_strip;
-
-/// Default editor size in logical pixels.
-pub const DEFAULT_SIZE: (f32, f32) = (920.0, 680.0);
-
-/// Smallest editor size in logical pixels.
-pub const MIN_SIZE: (f32, f32) = (720.0, 540.0);
+mod loudness_panel;
+mod monitor_bar;
+mod platforms_panel;
+mod reduction_trace;
+mod references_panel;
+mod spectrum_panel;
+mod stereo_panel;
+#[cfg(test)]
+mod ui_tests;
+mod widgets;
 
 /// How long the "bad input" warning stays lit after the last bad sample.
 const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
@@ -37,8 +54,14 @@ const BAD_INPUT_HOLD: Duration = Duration::from_secs(3);
 /// Redraw interval while open (meters animate at about 60 fps).
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
+/// Frames kept for the frame-time statistics.
+const TIMING_FRAMES: usize = 256;
+
+/// The [`EditorSettings::target`] value of the custom target.
+pub const CUSTOM_TARGET: &str = "custom";
+
 /// The editor's window state: size, and whether it is open (the glue turns the screen-only
-/// analysis on and off with it).
+/// analysis on and off with it). The saved size is applied when the window opens.
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
 }
@@ -51,8 +74,41 @@ pub struct EditorFeeds {
     pub stereo: Arc<StereoView>,
     /// Output spectrum frames (`None` if another editor already took the reader).
     pub spectrum: Option<SpectrumView>,
+    /// Output vectorscope points (`None` if another editor already took the reader).
+    pub vectorscope: Option<VectorscopeReader>,
     /// The monitor section's readings.
     pub monitor: Arc<MonitorView>,
+}
+
+/// The delivery target every meter is read against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryTarget {
+    /// Display name.
+    pub name: String,
+    /// Target integrated loudness, LUFS.
+    pub target_lufs: f32,
+    /// True-peak ceiling for delivery, dBTP.
+    pub ceiling_dbtp: f32,
+}
+
+impl DeliveryTarget {
+    /// The target the settings name. A platform row gives its loudness; its delivery ceiling is
+    /// its peak rule where that is stricter than −1 dBTP (ATSC: −2), else −1 dBTP, the ceiling
+    /// the streaming services ask masters to keep. An unknown id falls back to the custom values.
+    pub fn from_settings(settings: &EditorSettings) -> Self {
+        match platform(&settings.target) {
+            Some(row) => Self {
+                name: row.name.clone(),
+                target_lufs: row.target_lufs,
+                ceiling_dbtp: row.peak_ceiling_dbtp.unwrap_or(-1.0).min(-1.0),
+            },
+            None => Self {
+                name: "Custom".to_owned(),
+                target_lufs: settings.custom_target_lufs,
+                ceiling_dbtp: settings.custom_ceiling_dbtp,
+            },
+        }
+    }
 }
 
 /// Creates the editor for the plugin glue.
@@ -64,25 +120,7 @@ pub fn create(
     let settings = EguiNiceSettings::new().with_tile("Parity").with_resize_hint(
         ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = ParityEditor {
-        params,
-        view: feeds.view,
-        stereo: feeds.stereo,
-        spectrum: feeds.spectrum,
-        monitor: feeds.monitor,
-        slot_inputs: monitor_panel::SlotInputs::default(),
-        gui_context: None,
-        bad_input: BadInputLamp::default(),
-        strip: StripMode::Spectrum,
-        history_points: Vec::new(),
-        // `PARITY_EDITOR_PAGE=chain` opens on the chain page (screenshots, scripted docs).
-        page: match std::env::var("PARITY_EDITOR_PAGE").as_deref() {
-            Ok("chain") => Page::Chain,
-            Ok("monitor") => Page::Monitor,
-            _ => Page::Meters,
-        },
-    };
-    create_egui_editor(state, RepaintNotifier::new(), settings, app)
+    create_egui_editor(state, RepaintNotifier::new(), settings, ParityEditor::new(params, feeds))
 }
 
 /// The editor's state (lives as long as the plugin; the window may open and close many times).
@@ -95,40 +133,296 @@ pub struct ParityEditor {
     stereo: Arc<StereoView>,
     /// Output spectrum frames.
     spectrum: Option<SpectrumView>,
+    /// Output vectorscope points.
+    vectorscope: Option<VectorscopeReader>,
     /// The monitor section's readings.
     monitor: Arc<MonitorView>,
-    /// Path entries of the reference slots.
-    slot_inputs: monitor_panel::SlotInputs,
     /// The host connection, present while a window is open.
     gui_context: Option<GuiContext>,
     /// Remembers when bad input was last seen.
     bad_input: BadInputLamp,
-    /// What the strip under the meters shows.
-    strip: StripMode,
-    /// Reused buffer for the loudness graph's points (GUI thread only).
-    history_points: Vec<crate::meters::history::HistoryPoint>,
-    /// The page shown under the header.
-    page: Page,
+    /// The latest spectrum frame (copied once per frame, shared by the pages).
+    frame: SpectrumFrame,
+    /// Loudness history graph.
+    history: loudness_graph::HistoryGraph,
+    /// Chain page state (reduction traces).
+    chain: chain_panel::ChainPage,
+    /// Spectrum page state.
+    spectrum_page: spectrum_panel::SpectrumPage,
+    /// Vectorscope state.
+    scope: stereo_panel::Vectorscope,
+    /// References page state (selection, file browser).
+    references: references_panel::ReferencesPage,
+    /// Frame-time statistics.
+    timing: FrameTiming,
+    /// Whether the saved window size was requested since the window opened.
+    size_applied: bool,
+    /// The reference slot `R` returns to.
+    last_reference: Option<usize>,
 }
 
-/// The editor's pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Page {
-    /// Meters, spectrum / loudness history, trim and output gain.
-    Meters,
-    /// The mastering chain's stages.
-    Chain,
-    /// Monitoring: source, level match, platform preview, listen tools, reference slots.
-    Monitor,
+impl ParityEditor {
+    /// The editor state for `params` and the engine's `feeds`.
+    pub fn new(params: Arc<ParityParams>, feeds: EditorFeeds) -> Self {
+        Self {
+            params,
+            view: feeds.view,
+            stereo: feeds.stereo,
+            spectrum: feeds.spectrum,
+            vectorscope: feeds.vectorscope,
+            monitor: feeds.monitor,
+            gui_context: None,
+            bad_input: BadInputLamp::default(),
+            frame: SpectrumFrame::empty(),
+            history: Default::default(),
+            chain: Default::default(),
+            spectrum_page: Default::default(),
+            scope: Default::default(),
+            references: Default::default(),
+            timing: FrameTiming::default(),
+            size_applied: false,
+            last_reference: None,
+        }
+    }
+
+    /// Prepares a newly opened window: visuals, no keyboard zoom (it would resize the window
+    /// behind the host's back), the page named by `PARITY_EDITOR_PAGE` (screenshots, docs).
+    fn on_open(&mut self, ctx: &egui::Context) {
+        ctx.set_visuals(egui::Visuals::dark());
+        ctx.options_mut(|options| options.zoom_with_keyboard = false);
+        ctx.all_styles_mut(|style| {
+            style.spacing.item_spacing = egui::vec2(8.0, 5.0);
+            style.spacing.button_padding = egui::vec2(7.0, 3.0);
+        });
+        if let Some(page) = std::env::var("PARITY_EDITOR_PAGE").ok().as_deref().and_then(Page::from_name) {
+            self.params.editor.lock().page = page;
+        }
+        self.size_applied = false;
+        self.timing = FrameTiming::default();
+    }
+
+    /// Draws one frame with `setter` for the host gestures.
+    pub fn draw(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        let started = Instant::now();
+        let mut settings = self.params.editor.get();
+        let before = settings.clone();
+        self.apply_saved_size(ui.ctx(), &mut settings);
+        let target = DeliveryTarget::from_settings(&settings);
+        self.feed(&settings, &target);
+        self.shortcuts(ui.ctx(), setter);
+
+        let view = self.view.clone();
+        let monitor = self.monitor.clone();
+        let params = self.params.clone();
+        let bad_input = self.bad_input.update(view.bad_input_samples.load(Ordering::Relaxed));
+        let panel_fill = ui.visuals().panel_fill;
+        egui::Panel::top("header")
+            .frame(
+                egui::Frame::new()
+                    .fill(egui::Color32::from_gray(20))
+                    .inner_margin(egui::Margin::symmetric(12, 6)),
+            )
+            .show(ui, |ui| {
+                let inputs = header::HeaderInputs {
+                    params: &params,
+                    setter,
+                    view: &view,
+                    monitor: &monitor,
+                    bad_input,
+                    target: &target,
+                    frame_ms: self.timing.mean_ms(),
+                };
+                header::header(ui, &inputs, &mut settings);
+                header::status_line(ui, &params, &view, &monitor, &target);
+            });
+        egui::Panel::bottom("monitor-bar")
+            .frame(
+                egui::Frame::new()
+                    .fill(egui::Color32::from_gray(20))
+                    .inner_margin(egui::Margin::symmetric(12, 6)),
+            )
+            .show(ui, |ui| monitor_bar::bar(ui, &params, setter));
+        egui::Panel::right("io-meters")
+            .exact_size(io_meters::COLUMN_WIDTH)
+            .resizable(false)
+            .frame(egui::Frame::new().fill(panel_fill).inner_margin(egui::Margin::symmetric(8, 8)))
+            .show(ui, |ui| io_meters::column(ui, &view, &target));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for page in Page::ALL {
+                    let text = egui::RichText::new(page.title()).size(15.0);
+                    let response = ui.selectable_value(&mut settings.page, page, text);
+                    widgets::probe(ui.ctx(), page.title(), response.rect);
+                }
+            });
+            ui.separator();
+            match settings.page {
+                Page::Loudness => loudness_panel::panel(
+                    ui,
+                    &params,
+                    setter,
+                    &view,
+                    &mut settings,
+                    &mut self.history,
+                    &target,
+                ),
+                Page::Chain => {
+                    let chain_settings = params.chain_settings();
+                    let inputs = chain_panel::ChainInputs {
+                        params: &params,
+                        setter,
+                        view: &view,
+                        settings: &chain_settings,
+                        frame: &self.frame,
+                    };
+                    let mut stage = settings.stage;
+                    self.chain.panel(ui, &inputs, &mut stage);
+                    settings.stage = stage;
+                }
+                Page::Spectrum => {
+                    self.spectrum_page.panel(ui, &self.frame, &mut settings, &params.references)
+                }
+                Page::Stereo => {
+                    stereo_panel::panel(ui, &self.stereo, &mut self.scope, self.vectorscope.is_some())
+                }
+                Page::References => self.references.panel(ui, &params, setter, &monitor, &mut settings),
+                Page::Platforms => platforms_panel::panel(ui, &params, setter, &view, &monitor),
+            }
+        });
+        if settings != before {
+            *self.params.editor.lock() = settings;
+        }
+        self.timing.record(started.elapsed());
+    }
+
+    /// Requests the saved window size once after opening, then records the size the user gives
+    /// the window (in points at 100 %, the same at any host scale).
+    fn apply_saved_size(&mut self, ctx: &egui::Context, settings: &mut EditorSettings) {
+        let current = ctx.content_rect().size();
+        if !self.size_applied {
+            self.size_applied = true;
+            let saved = egui::vec2(settings.width, settings.height);
+            if (saved - current).length() > 2.0 {
+                ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(saved));
+            }
+            return;
+        }
+        if current.x >= MIN_SIZE.0 - 1.0 && current.y >= MIN_SIZE.1 - 1.0 {
+            settings.width = current.x.round();
+            settings.height = current.y.round();
+        }
+    }
+
+    /// Per-frame hand-offs: the spectrum frame, the vectorscope points, the reduction peaks, the
+    /// spectrum display choice and the learn target.
+    fn feed(&mut self, settings: &EditorSettings, target: &DeliveryTarget) {
+        if let Some(spectrum) = self.spectrum.as_mut() {
+            self.frame = *spectrum.latest();
+        }
+        if let Some(reader) = self.vectorscope.as_mut() {
+            self.scope.take(reader);
+        }
+        self.chain.limiter_trace.push(self.view.limiter_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed));
+        self.chain.glue_trace.push(self.view.glue_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed));
+        spectrum_panel::publish_display(&self.view, settings);
+        self.view.learn_target_lufs.store(target.target_lufs, Ordering::Relaxed);
+    }
+
+    /// The keyboard shortcuts (only while no text field has the keyboard).
+    fn shortcuts(&mut self, ctx: &egui::Context, setter: &ParamSetter) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let params = &self.params;
+        let source = &params.monitor.source;
+        let current = MonitorSource::from_index(source.value().max(0) as usize);
+        if let MonitorSource::Reference(slot) = current {
+            self.last_reference = Some(slot);
+        }
+        let ready =
+            |slot: usize| params.references.slot(slot).is_some_and(|info| info.status == SlotStatus::Ready);
+        let keys = ctx.input(|input| {
+            let mut keys = Vec::new();
+            for event in &input.events {
+                if let egui::Event::Key { key, pressed: true, repeat: false, modifiers, .. } = event {
+                    if modifiers.is_none() {
+                        keys.push(*key);
+                    }
+                }
+            }
+            keys
+        });
+        for key in keys {
+            let digit = [
+                egui::Key::Num1,
+                egui::Key::Num2,
+                egui::Key::Num3,
+                egui::Key::Num4,
+                egui::Key::Num5,
+                egui::Key::Num6,
+                egui::Key::Num7,
+                egui::Key::Num8,
+                egui::Key::Num9,
+            ]
+            .iter()
+            .position(|k| *k == key);
+            let wanted = match key {
+                egui::Key::A => Some(if current == MonitorSource::Unprocessed {
+                    MonitorSource::Processed
+                } else if current == MonitorSource::Processed {
+                    MonitorSource::Unprocessed
+                } else {
+                    MonitorSource::Processed
+                }),
+                egui::Key::R => Some(match current {
+                    MonitorSource::Reference(_) => MonitorSource::Processed,
+                    _ => self
+                        .last_reference
+                        .filter(|&slot| ready(slot))
+                        .or_else(|| (0..REFERENCE_SLOTS).find(|&slot| ready(slot)))
+                        .map_or(current, MonitorSource::Reference),
+                }),
+                egui::Key::B => {
+                    widgets::set_bool(setter, &params.bypass, !params.bypass.value());
+                    None
+                }
+                _ => digit.filter(|&slot| ready(slot)).map(MonitorSource::Reference),
+            };
+            if let Some(wanted) = wanted.filter(|w| *w != current) {
+                widgets::set_int(setter, source, wanted.index() as i32);
+            }
+        }
+    }
 }
 
-/// What the strip under the meters shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StripMode {
-    /// Output spectrum with the stereo readouts.
-    Spectrum,
-    /// Output loudness history (M and S) with the short-term histogram.
-    Loudness,
+impl NiceEguiApp for ParityEditor {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.on_open(&egui_ctx);
+        self.gui_context = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let Some(gui_context) = self.gui_context.clone() else {
+            return;
+        };
+        let setter = gui_context.param_setter();
+        self.draw(ui, &setter);
+        ui.ctx().request_repaint_after(FRAME_INTERVAL);
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui_context = None;
+        if std::env::var_os("PARITY_EDITOR_STATS").is_some() {
+            // Read by the editor tests (the frame-time figure of the note).
+            eprintln!("{}", self.timing.summary());
+        }
+    }
 }
 
 /// Tracks the engine's bad-sample counter to light a warning for a while after it moves.
@@ -151,203 +445,102 @@ impl BadInputLamp {
     }
 }
 
-impl NiceEguiApp for ParityEditor {
-    fn build(
-        &mut self,
-        egui_ctx: egui::Context,
-        nice_gui_ctx: GuiContext,
-        _frame: &mut nice_plug_egui::Frame,
-    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
-        egui_ctx.set_visuals(egui::Visuals::dark());
-        self.gui_context = Some(nice_gui_ctx);
-        Ok(())
-    }
+/// The editor's own CPU time per frame (building the UI; tessellation and painting are the
+/// framework's and are measured by the `editor_frame` benchmark).
+#[derive(Debug)]
+pub struct FrameTiming {
+    /// Recent frame times, ms.
+    recent_ms: [f32; TIMING_FRAMES],
+    /// Frames recorded.
+    count: u64,
+    /// Longest frame since opening, ms.
+    max_ms: f32,
+}
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
-        let Some(gui_context) = self.gui_context.clone() else {
-            return;
-        };
-        let setter = gui_context.param_setter();
-        let view = &self.view;
-        let bad_input =
-            self.bad_input.update(view.bad_input_samples.load(std::sync::atomic::Ordering::Relaxed));
-
-        egui::Frame::new().inner_margin(egui::Margin::same(12)).show(ui, |ui| {
-            header(ui, &self.params, &setter, bad_input, view);
-            monitor_banner(ui, &self.params, &self.monitor);
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.page, Page::Meters, "Meters");
-                ui.selectable_value(&mut self.page, Page::Chain, "Chain");
-                ui.selectable_value(&mut self.page, Page::Monitor, "Monitor & References");
-            });
-            ui.separator();
-            if self.page == Page::Chain {
-                chain_panel::panel(ui, &self.params, &setter, view);
-                return;
-            }
-            if self.page == Page::Monitor {
-                monitor_panel::panel(ui, &self.params, &setter, view, &self.monitor, &mut self.slot_inputs);
-                return;
-            }
-            // Meters get what the spectrum strip and the controls (about 150 points) leave.
-            let strip_height = (ui.available_height() * 0.25).clamp(110.0, 260.0);
-            let bar_height = (ui.available_height() - strip_height - 180.0).clamp(150.0, 700.0);
-            ui.columns(2, |columns| {
-                level_meter::section(
-                    &mut columns[0],
-                    "INPUT",
-                    &view.input_peak,
-                    &view.input_meters,
-                    bar_height,
-                );
-                level_meter::section(
-                    &mut columns[1],
-                    "OUTPUT",
-                    &view.output_peak,
-                    &view.output_meters,
-                    bar_height,
-                );
-            });
-            ui.separator();
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.strip, StripMode::Spectrum, "Spectrum");
-                ui.selectable_value(&mut self.strip, StripMode::Loudness, "Loudness history");
-            });
-            match self.strip {
-                StripMode::Spectrum => {
-                    spectrum_strip::strip(ui, self.spectrum.as_mut(), &self.stereo, strip_height)
-                }
-                StripMode::Loudness => {
-                    let width = ui.available_width();
-                    loudness_graph::graph(
-                        ui,
-                        &view.output_history,
-                        &mut self.history_points,
-                        width,
-                        strip_height,
-                    );
-                }
-            }
-            ui.separator();
-            egui::Grid::new("gain-controls").num_columns(2).spacing([16.0, 8.0]).show(ui, |ui| {
-                ui.label("Input Trim");
-                ui.add(ParamSlider::for_param(&self.params.input.trim_db, &setter).with_width(260.0));
-                ui.end_row();
-                ui.label("Output Gain");
-                ui.add(ParamSlider::for_param(&self.params.output.gain_db, &setter).with_width(260.0));
-                ui.end_row();
-            });
-            ui.add_space(6.0);
-            meter_controls(ui, &self.params, &setter, view);
-        });
-        ui.ctx().request_repaint_after(FRAME_INTERVAL);
-    }
-
-    fn editor_closed(&mut self) {
-        self.gui_context = None;
+impl Default for FrameTiming {
+    fn default() -> Self {
+        Self { recent_ms: [0.0; TIMING_FRAMES], count: 0, max_ms: 0.0 }
     }
 }
 
-/// Reset button and the meters' transport options.
-fn meter_controls(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, view: &EngineView) {
-    ui.horizontal(|ui| {
-        if ui.button("Reset meters").on_hover_text("Clear integrated, LRA, maxima and true peaks").clicked() {
-            view.reset_meters_requested.store(true, std::sync::atomic::Ordering::Relaxed);
+impl FrameTiming {
+    /// Records one frame.
+    pub fn record(&mut self, elapsed: Duration) {
+        let ms = elapsed.as_secs_f32() * 1000.0;
+        self.recent_ms[(self.count % TIMING_FRAMES as u64) as usize] = ms;
+        self.count += 1;
+        // The first frames lay out fonts; they are not what a running editor costs.
+        if self.count > 10 {
+            self.max_ms = self.max_ms.max(ms);
         }
-        for param in [&params.meters.reset_on_play, &params.meters.pause_when_stopped] {
-            let mut on = param.value();
-            if ui.checkbox(&mut on, param.name()).changed() {
-                setter.begin_set_parameter(param);
-                setter.set_parameter(param, on);
-                setter.end_set_parameter(param);
-            }
+    }
+
+    /// The recent frames, oldest order not kept.
+    fn recent(&self) -> &[f32] {
+        &self.recent_ms[..(self.count as usize).min(TIMING_FRAMES)]
+    }
+
+    /// Mean of the recent frames, ms.
+    pub fn mean_ms(&self) -> f32 {
+        let recent = self.recent();
+        if recent.is_empty() {
+            0.0
+        } else {
+            recent.iter().sum::<f32>() / recent.len() as f32
         }
-        if view.meters_paused.load(std::sync::atomic::Ordering::Relaxed) {
-            ui.label(
-                egui::RichText::new("METERS PAUSED (transport stopped)")
-                    .strong()
-                    .color(egui::Color32::YELLOW),
-            );
-        }
-    });
+    }
+
+    /// 95th percentile of the recent frames, ms.
+    pub fn p95_ms(&self) -> f32 {
+        let mut sorted = self.recent().to_vec();
+        sorted.sort_by(f32::total_cmp);
+        sorted
+            .get(((sorted.len() as f32 * 0.95) as usize).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// One line for logs and tests: `parity-editor-frames count=… mean_ms=… p95_ms=… max_ms=…`.
+    pub fn summary(&self) -> String {
+        format!(
+            "parity-editor-frames count={} mean_ms={:.3} p95_ms={:.3} max_ms={:.3}",
+            self.count,
+            self.mean_ms(),
+            self.p95_ms(),
+            self.max_ms
+        )
+    }
 }
 
-/// A bar that says clearly when what is heard is not the chain output (another source, a
-/// platform preview, a listen tool), and what is heard.
-fn monitor_banner(ui: &mut egui::Ui, params: &ParityParams, monitor: &MonitorView) {
-    if monitor.offline.load(std::sync::atomic::Ordering::Relaxed) {
-        ui.label(egui::RichText::new("Offline render: output = chain output (monitor off)").weak());
-        return;
-    }
-    if !monitor.output_differs.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    let source =
-        MonitorSource::from_index(usize::from(monitor.source.load(std::sync::atomic::Ordering::Relaxed)));
-    let mut text = format!(
-        "MONITORING {} ({}): output ≠ chain output",
-        crate::params::source_name(source.index() as i32).to_uppercase(),
-        monitor_panel::signed_db(monitor.gain_db.load(std::sync::atomic::Ordering::Relaxed)),
-    );
-    let settings = params.monitor_settings();
-    let mut tools = Vec::new();
-    if settings.platform.is_some() {
-        tools.push(params.monitor.platform.to_string());
-    }
-    if settings.listen != crate::monitor::ListenMode::Stereo {
-        tools.push(params.monitor.listen.to_string());
-    }
-    if settings.polarity != crate::monitor::Polarity::Normal {
-        tools.push(params.monitor.polarity.to_string());
-    }
-    if settings.band_solo != crate::monitor::BandSolo::Off {
-        tools.push(format!("{} band", params.monitor.band_solo));
-    }
-    if settings.dim {
-        tools.push("Dim".into());
-    }
-    if !tools.is_empty() {
-        text.push_str(&format!(" · {}", tools.join(" · ")));
-    }
-    ui.label(
-        egui::RichText::new(text)
-            .strong()
-            .color(egui::Color32::BLACK)
-            .background_color(monitor_panel::DIFFERS_COLOUR),
-    );
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Title, global bypass and the status lamps.
-fn header(
-    ui: &mut egui::Ui,
-    params: &ParityParams,
-    setter: &ParamSetter,
-    bad_input: bool,
-    view: &EngineView,
-) {
-    ui.horizontal(|ui| {
-        ui.label(
-            egui::RichText::new("PARITY").size(22.0).strong().color(egui::Color32::from_rgb(120, 200, 255)),
-        );
-        ui.label(egui::RichText::new("mastering · metering").size(13.0).weak());
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let mut bypassed = params.bypass.value();
-            let label = egui::RichText::new(if bypassed { "BYPASSED" } else { "Bypass" }).size(14.0);
-            if ui.toggle_value(&mut bypassed, label).clicked() {
-                setter.begin_set_parameter(&params.bypass);
-                setter.set_parameter(&params.bypass, bypassed);
-                setter.end_set_parameter(&params.bypass);
-            }
-            if bad_input {
-                ui.label(
-                    egui::RichText::new("BAD INPUT (NaN/∞) REPLACED")
-                        .strong()
-                        .color(egui::Color32::WHITE)
-                        .background_color(egui::Color32::from_rgb(190, 30, 30)),
-                );
-            }
-            let rate = view.sample_rate_hz.load(std::sync::atomic::Ordering::Relaxed);
-            ui.label(egui::RichText::new(format!("{:.1} kHz", rate / 1000.0)).weak());
-        });
-    });
+    #[test]
+    fn delivery_targets_come_from_the_platform_table_or_the_custom_values() {
+        let mut settings = EditorSettings { target: "spotify".into(), ..EditorSettings::default() };
+        let spotify = DeliveryTarget::from_settings(&settings);
+        assert_eq!((spotify.target_lufs, spotify.ceiling_dbtp), (-14.0, -1.0));
+        settings.target = "atsc_a85".into();
+        assert_eq!(DeliveryTarget::from_settings(&settings).ceiling_dbtp, -2.0);
+        settings.target = "youtube".into();
+        assert_eq!(DeliveryTarget::from_settings(&settings).ceiling_dbtp, -1.0, "no peak rule: −1 dBTP");
+        settings.target = CUSTOM_TARGET.into();
+        settings.custom_target_lufs = -9.5;
+        settings.custom_ceiling_dbtp = -0.3;
+        let custom = DeliveryTarget::from_settings(&settings);
+        assert_eq!((custom.name.as_str(), custom.target_lufs, custom.ceiling_dbtp), ("Custom", -9.5, -0.3));
+    }
+
+    #[test]
+    fn frame_timing_reports_mean_percentile_and_maximum() {
+        let mut timing = FrameTiming::default();
+        for i in 0..300 {
+            timing.record(Duration::from_micros(if i == 250 { 9_000 } else { 1_000 }));
+        }
+        assert!((timing.mean_ms() - (255.0 + 9.0) / 256.0).abs() < 1e-3, "{}", timing.mean_ms());
+        assert!((timing.p95_ms() - 1.0).abs() < 1e-3);
+        assert!((timing.max_ms - 9.0).abs() < 1e-3);
+        assert!(timing.summary().starts_with("parity-editor-frames count=300 "));
+    }
 }

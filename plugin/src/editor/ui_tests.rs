@@ -1,0 +1,197 @@
+//! The editor driven headless ([`super::headless`]): every page at every size and scale with
+//! live readings, and the controls a user touches, checked through what the host sees (the
+//! begin/set/end gestures and the parameter values) and what the editor then draws.
+
+use std::sync::Arc;
+
+use super::headless::{click, drag, key, Gesture, HeadlessEditor};
+use super::EditorFeeds;
+use crate::editor_settings::{Page, Stage, DEFAULT_SIZE, MIN_SIZE};
+use crate::engine::{Engine, ProcessSpec};
+use crate::params::ParityParams;
+
+/// An engine that has played `seconds` of the demo song, and the editor feeds taken from it.
+fn played_engine(params: &ParityParams, seconds: f64) -> (Engine, EditorFeeds) {
+    let mut engine = Engine::new();
+    engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 512, channels: 2 }).unwrap();
+    engine.set_settings(&params.chain_settings());
+    engine.set_analysis_enabled(true);
+    let feeds = EditorFeeds {
+        view: engine.view(),
+        stereo: engine.stereo_view(),
+        spectrum: engine.take_spectrum_view(),
+        vectorscope: engine.take_vectorscope(),
+        monitor: engine.monitor_view(),
+    };
+    let [mut left, mut right] = crate::demo_song::render_demo_song(48_000.0);
+    let frames = ((seconds * 48_000.0) as usize).min(left.len());
+    for (l, r) in left[..frames].chunks_mut(512).zip(right[..frames].chunks_mut(512)) {
+        engine.process(&mut [l, r]);
+    }
+    (engine, feeds)
+}
+
+/// A headless editor over an engine that played 8 s of the demo song.
+fn editor(width: f32, height: f32, scale: f32) -> (Arc<ParityParams>, Engine, HeadlessEditor) {
+    let params = Arc::new(ParityParams::default());
+    let (engine, feeds) = played_engine(&params, 8.0);
+    let editor = HeadlessEditor::new(params.clone(), feeds, width, height, scale);
+    (params, engine, editor)
+}
+
+#[test]
+fn every_page_draws_at_every_size_and_scale_with_live_readings() {
+    // Sizes: default, the minimum, a host forcing a window far below the minimum, a large one.
+    for (width, height, scale) in [
+        (DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0),
+        (DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.5),
+        (MIN_SIZE.0, MIN_SIZE.1, 1.0),
+        (320.0, 200.0, 1.0),
+        (2400.0, 1500.0, 2.0),
+    ] {
+        let (_params, _engine, mut editor) = editor(width, height, scale);
+        for page in Page::ALL {
+            editor.set_page(page);
+            let mut cost = editor.frame(Vec::new());
+            for _ in 0..3 {
+                cost = editor.frame(Vec::new());
+            }
+            assert!(cost.primitives > 5, "{page:?} at {width}×{height}: {} primitives", cost.primitives);
+        }
+        // The chain page's every stage.
+        editor.set_page(Page::Chain);
+        for stage in Stage::ALL {
+            editor.set_stage(stage);
+            editor.frame(Vec::new());
+            editor.frame(Vec::new());
+        }
+    }
+}
+
+#[test]
+fn the_loudness_page_shows_the_engines_readings_with_real_minus_signs() {
+    let (_params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.set_page(Page::Loudness);
+    editor.frame(Vec::new());
+    editor.frame(Vec::new());
+    let integrated = super::widgets::format_lu(editor.view().output_meters.integrated_lufs());
+    assert!(editor.shows(&integrated), "integrated {integrated} not drawn: {:?}", editor.texts());
+    assert!(editor.shows("Integrated") && editor.shows("Short-term") && editor.shows("LRA"));
+    assert!(
+        editor.texts().iter().all(|text| !text.contains("-1") && !text.contains("-2")),
+        "ASCII minus: {:?}",
+        editor.texts()
+    );
+}
+
+#[test]
+fn clicking_bypass_is_one_host_gesture_and_host_automation_moves_the_control_back() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.frame(Vec::new());
+    let bypass = editor.probe("bypass").expect("the bypass button is drawn");
+    editor.take_gestures();
+    editor.frames(click(bypass.center()));
+    assert_eq!(
+        editor.take_gestures(),
+        vec![
+            Gesture::Begin("Bypass".into()),
+            Gesture::Set("Bypass".into(), 1.0),
+            Gesture::End("Bypass".into())
+        ]
+    );
+    assert!(params.bypass.value());
+    assert!(editor.shows("BYPASSED"));
+    // The host automates it back: the editor follows on its next frame, and records nothing.
+    let pointer = nice_plug::prelude::Param::as_ptr(&params.bypass);
+    unsafe { pointer._internal_set_normalized_value(0.0) };
+    editor.frame(Vec::new());
+    assert!(!editor.shows("BYPASSED") && editor.shows("Bypass"));
+    assert!(editor.take_gestures().is_empty());
+}
+
+#[test]
+fn keys_switch_the_monitor_source_and_the_bypass_through_gestures() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.frame(Vec::new());
+    editor.take_gestures();
+    editor.frame(key(egui::Key::A));
+    assert_eq!(params.monitor.source.value(), 1, "A: unprocessed");
+    editor.frame(key(egui::Key::A));
+    assert_eq!(params.monitor.source.value(), 0, "A again: processed");
+    // R without a loaded reference does nothing; 3 neither.
+    editor.frame(key(egui::Key::R));
+    editor.frame(key(egui::Key::Num3));
+    assert_eq!(params.monitor.source.value(), 0);
+    editor.frame(key(egui::Key::B));
+    assert!(params.bypass.value());
+    let gestures = editor.take_gestures();
+    assert_eq!(gestures.iter().filter(|g| matches!(g, Gesture::Begin(_))).count(), 3, "{gestures:?}");
+    assert_eq!(gestures.iter().filter(|g| matches!(g, Gesture::End(_))).count(), 3, "{gestures:?}");
+}
+
+#[test]
+fn dragging_an_eq_node_is_one_gesture_that_moves_frequency_and_gain_to_the_pointer() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.set_page(Page::Chain);
+    editor.set_stage(Stage::Eq);
+    editor.frame(Vec::new());
+    editor.frame(Vec::new());
+    let node = editor.rect_of(super::eq_curve::node_id(3)).expect("band 4's node is drawn");
+    let before_freq = params.eq.bands[3].freq_hz.value();
+    let target = node.center() + egui::vec2(120.0, -60.0);
+    editor.take_gestures();
+    editor.frames(drag(node.center(), target, 6));
+    let gestures = editor.take_gestures();
+    let names =
+        |kind: fn(&Gesture) -> Option<&String>| gestures.iter().filter_map(kind).cloned().collect::<Vec<_>>();
+    let begins = names(|g| if let Gesture::Begin(n) = g { Some(n) } else { None });
+    let ends = names(|g| if let Gesture::End(n) = g { Some(n) } else { None });
+    assert_eq!(begins.len(), 2, "{gestures:?}");
+    assert_eq!(ends.len(), 2, "{gestures:?}");
+    assert!(begins.iter().all(|n| n.starts_with("EQ 4")), "{begins:?}");
+    assert!(gestures.iter().filter(|g| matches!(g, Gesture::Set(..))).count() >= 6);
+    // 120 points right on a ~900-point 3-decade axis ≈ +0.4 decades; 60 points up on ±18 dB
+    // over the curve's height is a few dB of boost.
+    let freq = params.eq.bands[3].freq_hz.value();
+    let gain = params.eq.bands[3].gain_db.value();
+    assert!(freq > before_freq * 1.8 && freq < before_freq * 3.5, "{before_freq} → {freq}");
+    assert!(gain > 2.0 && gain < 12.0, "{gain}");
+    // The node follows: it is now under the pointer.
+    editor.frame(Vec::new());
+    let moved = editor.rect_of(super::eq_curve::node_id(3)).unwrap();
+    assert!((moved.center() - target).length() < 3.0, "{:?} vs {target:?}", moved.center());
+}
+
+#[test]
+fn dragging_a_crossover_handle_moves_the_multiband_split() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.set_page(Page::Chain);
+    editor.set_stage(Stage::Multiband);
+    editor.frame(Vec::new());
+    editor.frame(Vec::new());
+    let handle = editor.rect_of(egui::Id::unique(("parity-crossover", 1usize))).expect("the mid/high handle");
+    let before = params.multiband.crossover_high_hz.value();
+    editor.take_gestures();
+    editor.frames(drag(handle.center(), handle.center() - egui::vec2(80.0, 0.0), 4));
+    let after = params.multiband.crossover_high_hz.value();
+    assert!(after < before * 0.75, "{before} → {after}");
+    let gestures = editor.take_gestures();
+    assert!(
+        matches!(gestures.first(), Some(Gesture::Begin(name)) if name.contains("Mid/High")),
+        "{gestures:?}"
+    );
+    assert!(matches!(gestures.last(), Some(Gesture::End(name)) if name.contains("Mid/High")), "{gestures:?}");
+}
+
+#[test]
+fn clicking_a_tab_opens_the_page_and_the_choice_is_saved_with_the_session() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.set_page(Page::Loudness);
+    editor.frame(Vec::new());
+    let tab = editor.probe("Platforms").expect("the tab is drawn");
+    editor.frames(click(tab.center()));
+    assert_eq!(params.editor.get().page, Page::Platforms);
+    assert!(editor.shows("Spotify") && editor.shows("EBU R 128 (broadcast)"));
+    // Nothing the page choice does is a parameter.
+    assert!(editor.take_gestures().is_empty());
+}
