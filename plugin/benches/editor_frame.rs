@@ -4,7 +4,8 @@
 //! demo song, so every meter, trace, the spectrum and the vectorscope are live; the engine keeps
 //! playing between frames (one 16 ms block per frame, as in a host at 60 fps). Figures are the
 //! median and the 99th percentile of 600 frames after 60 warm-up frames. The target is ≤ 4 ms per
-//! frame. Run with `cargo bench -p parity --bench editor_frame`.
+//! frame. Then 200 windows are opened one after another and the RSS printed (flat: the editor
+//! keeps nothing per window). Run with `cargo bench -p parity --bench editor_frame`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,48 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[((sorted.len() as f64 * fraction) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
+/// Resident memory of this process, kB (Linux).
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens 200 windows one after another (a fresh egui context each, the same editor, 10 frames
+/// on a page each) and prints the RSS: the editor keeps nothing per window.
+fn windows() {
+    let params = Arc::new(ParityParams::default());
+    let mut engine = Engine::new();
+    engine.prepare(ProcessSpec { sample_rate_hz: RATE_HZ, max_block_frames: 1024, channels: 2 }).unwrap();
+    engine.set_analysis_enabled(true);
+    let feeds = EditorFeeds {
+        view: engine.view(),
+        stereo: engine.stereo_view(),
+        spectrum: engine.take_spectrum_view(),
+        vectorscope: engine.take_vectorscope(),
+        monitor: engine.monitor_view(),
+    };
+    let mut editor = HeadlessEditor::new(params, feeds, DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    let mut line = String::from("200 headless windows opened and closed, RSS kB after every 40:");
+    for window in 1..=200 {
+        editor.new_window();
+        editor.set_page(Page::ALL[window % Page::ALL.len()]);
+        for _ in 0..10 {
+            editor.frame(Vec::new());
+        }
+        if window % 40 == 0 {
+            line.push_str(&format!(" {}", rss_kb()));
+        }
+    }
+    println!("{line}");
+}
+
 fn main() {
+    windows();
     let song = parity::demo_song::render_demo_song(RATE_HZ);
     for scale in [1.0f32, 1.5] {
         println!("scale {:.0} %, {}×{} points:", scale * 100.0, DEFAULT_SIZE.0, DEFAULT_SIZE.1);

@@ -28,9 +28,9 @@ def parity_windows() -> set[str]:
     return set(result.stdout.split())
 
 
-def start_standalone(standalone_path, page=None):
+def start_standalone(standalone_path, page=None, env=None):
     existing = parity_windows()
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     if page:
         env["PARITY_EDITOR_PAGE"] = page
     process = subprocess.Popen(
@@ -62,7 +62,9 @@ def close(process, window):
         process.kill()
         process.wait()
         raise AssertionError("the standalone did not exit within 10 s of its window being closed")
-    assert process.returncode == 0, f"exit code {process.returncode}: {process.stderr.read().decode()[-2000:]}"
+    stderr = process.stderr.read().decode(errors="replace")
+    assert process.returncode == 0, f"exit code {process.returncode}: {stderr[-2000:]}"
+    return stderr
 
 
 def screenshot(window: str, path) -> Image.Image:
@@ -76,62 +78,77 @@ def meter_green_fraction(image: Image.Image) -> float:
     return float(green.mean())
 
 
-def test_standalone_editor_shows_live_meters_and_text(standalone_path, screenshot_dir):
-    process, window = start_standalone(standalone_path)
+PAGES = ["loudness", "chain", "spectrum", "stereo", "references", "platforms"]
+
+
+def colour_fraction(image: Image.Image, rgb, tolerance=40) -> float:
+    """Fraction of pixels within `tolerance` (sum of channel differences) of `rgb`."""
+    pixels = np.asarray(image).astype(int)
+    return float((np.abs(pixels - list(rgb)).sum(axis=2) < tolerance).mean())
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_draws_with_a_running_signal(standalone_path, screenshot_dir, page):
+    env = {"PARITY_EDITOR_STATS": "1"}
+    process, window = start_standalone(standalone_path, page=page, env=env)
     try:
-        time.sleep(2.0)  # let the demo input drive the meters
-        first = screenshot(window, screenshot_dir / "editor-standalone.png")
+        time.sleep(3.5)  # short-term loudness needs 3 s of the demo input
+        first = screenshot(window, screenshot_dir / f"editor-{page}.png")
         time.sleep(0.6)
-        second = screenshot(window, screenshot_dir / "editor-standalone-later.png")
+        second = screenshot(window, screenshot_dir / f"editor-{page}-later.png")
     finally:
-        close(process, window)
+        stderr = close(process, window)
     width, height = first.size
-    assert width >= 500 and height >= 300, first.size
+    assert width >= 900 and height >= 600, first.size
     pixels = np.asarray(first)
     colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
     assert colours > 40, f"only {colours} colours: blank window?"
     assert (pixels.max(axis=2) > 200).mean() > 0.002, "no bright text"
-    assert meter_green_fraction(first) > 0.02, "meter bars are not lit"
-    # The meters move: the two frames differ.
+    # The I/O column on the right of every page: the peak bars are lit.
+    assert meter_green_fraction(first.crop((width - 200, 0, width, height))) > 0.03, "I/O meters not lit"
     assert not np.array_equal(np.asarray(first), np.asarray(second)), "the editor is frozen"
+    main = first.crop((0, 120, width - 200, height - 50))
+    if page == "loudness":
+        assert colour_fraction(main, (70, 150, 220)) > 0.005, "no M/S loudness bars"
+    elif page == "chain":
+        assert colour_fraction(main, (120, 200, 255)) > 0.0005, "no stage titles"
+        assert colour_fraction(main, (255, 255, 255), 10) > 0.001, "no EQ curve"
+    elif page == "spectrum":
+        assert colour_fraction(main, (255, 170, 90)) > 0.001, "no right-channel trace"
+    elif page == "stereo":
+        assert colour_fraction(main.crop((0, 0, main.size[0] // 2, main.size[1])), (110, 190, 255), 60) > 0.002, "no scope points"
+    elif page in ("references", "platforms"):
+        # Separate lines of text: the platform table's 11 rows, the 16 reference slots.
+        rows_with_text = (np.asarray(main).max(axis=2) > 140).any(axis=1)
+        lines = int(np.count_nonzero(np.diff(rows_with_text.astype(int)) == 1))
+        assert lines >= (12 if page == "platforms" else 16), f"{page}: only {lines} lines of text"
+    # Meters animate at the frame rate, and the editor's own time per frame is measured.
+    stats = [line for line in stderr.splitlines() if line.startswith("parity-editor-frames")]
+    assert stats, f"no frame statistics on stderr: {stderr[-500:]}"
+    figures = dict(item.split("=") for item in stats[-1].split()[1:])
+    # Software GL under Xvfb on a shared 2-core machine draws 15–60 frames per second.
+    assert int(figures["count"]) >= 30, stats[-1]
+    with open(screenshot_dir / "editor-frame-times.txt", "a") as log:
+        log.write(f"{page}: {stats[-1]}\n")
 
 
-def test_chain_page_draws_every_stage(standalone_path, screenshot_dir):
-    process, window = start_standalone(standalone_path, page="chain")
+def test_editor_at_150_percent_scale(standalone_path, screenshot_dir):
+    """A HiDPI desktop (Xft.dpi 144 = 150 %): baseview scales the window and egui draws at 1.5
+    pixels per point, so everything is 1.5 times larger and still laid out."""
+    subprocess.run(["xprop", "-root", "-f", "RESOURCE_MANAGER", "8s", "-set", "RESOURCE_MANAGER", "Xft.dpi:\t144\n"], check=True)
     try:
-        time.sleep(2.0)
-        image = screenshot(window, screenshot_dir / "editor-chain.png")
-        # Scroll to the end: imager, limiter (with learn-to-target) and dither.
-        subprocess.run(["xdotool", "mousemove", "--window", window, "450", "400"], check=True)
-        subprocess.run(["xdotool", "click", "--repeat", "20", "--delay", "30", "5"], check=True)
-        time.sleep(1.0)
-        scrolled = screenshot(window, screenshot_dir / "editor-chain-scrolled.png")
+        process, window = start_standalone(standalone_path, page="loudness")
+    finally:
+        subprocess.run(["xprop", "-root", "-remove", "RESOURCE_MANAGER"], check=False)
+    try:
+        time.sleep(3.5)
+        image = screenshot(window, screenshot_dir / "editor-loudness-150.png")
     finally:
         close(process, window)
-    assert np.abs(np.asarray(scrolled).astype(int) - np.asarray(image).astype(int)).mean() > 1.0, "did not scroll"
-    pixels = np.asarray(image)
-    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
-    assert colours > 40, f"only {colours} colours: blank window?"
-    # Stage titles are drawn in light blue (120, 200, 255); there are several of them.
-    title = (np.abs(pixels.astype(int) - [120, 200, 255]).sum(axis=2) < 60).mean()
-    assert title > 0.0005, f"no stage titles ({title})"
-    assert (pixels.max(axis=2) > 200).mean() > 0.002, "no bright text"
-
-
-def test_monitor_page_draws_sources_platforms_and_slots(standalone_path, screenshot_dir):
-    process, window = start_standalone(standalone_path, page="monitor")
-    try:
-        time.sleep(2.5)  # the platform table needs an integrated reading of the demo input
-        image = screenshot(window, screenshot_dir / "editor-monitor.png")
-    finally:
-        close(process, window)
-    pixels = np.asarray(image)
-    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
-    assert colours > 40, f"only {colours} colours: blank window?"
-    assert (pixels.max(axis=2) > 200).mean() > 0.003, "no bright text"
-    # 11 platform rows and 16 slot rows: many text lines, spread over most of the height.
-    rows_with_text = (pixels.max(axis=2) > 180).any(axis=1)
-    assert rows_with_text[: pixels.shape[0] // 2].mean() > 0.3 and rows_with_text[pixels.shape[0] // 2 :].mean() > 0.3
+    width, height = image.size
+    assert abs(width - 1.5 * 1120) < 4 and abs(height - 1.5 * 740) < 4, image.size
+    assert meter_green_fraction(image.crop((width - 300, 0, width, height))) > 0.03
+    assert (np.asarray(image).max(axis=2) > 200).mean() > 0.002, "no bright text"
 
 
 def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):
@@ -139,21 +156,23 @@ def test_editor_resizes_and_keeps_drawing(standalone_path, screenshot_dir):
     try:
         time.sleep(1.0)
         before = screenshot(window, screenshot_dir / "editor-default-size.png")
-        subprocess.run(["xdotool", "windowsize", window, "1100", "720"], check=True)
+        subprocess.run(["xdotool", "windowsize", window, "1300", "860"], check=True)
         # The GL surface is recreated on resize; wait (bounded) for the first frame at the new size.
         deadline = time.monotonic() + 10.0
         while True:
             time.sleep(0.5)
             after = screenshot(window, screenshot_dir / "editor-resized.png")
-            drawn = after.size[0] >= 1000 and meter_green_fraction(after) > 0.02
+            drawn = after.size[0] >= 1250 and meter_green_fraction(after.crop((after.size[0] - 200, 0, after.size[0], after.size[1]))) > 0.03
             if drawn or time.monotonic() > deadline:
                 break
     finally:
         close(process, window)
     assert after.size != before.size, f"window did not resize: {before.size} -> {after.size}"
-    assert after.size[0] >= 1000 and after.size[1] >= 650, after.size
-    # The layout follows the window: the meters stay lit and reach into the new space.
-    assert meter_green_fraction(after) > 0.02
+    assert after.size[0] >= 1250 and after.size[1] >= 820, after.size
+    # The layout follows the window: the I/O column moved to the new right edge, still lit, and
+    # the page reaches into the new space.
+    width, height = after.size
+    assert meter_green_fraction(after.crop((width - 200, 0, width, height))) > 0.03
     pixels = np.asarray(after)
     lower_half = pixels[after.size[1] // 2 :]
     assert (lower_half.max(axis=2) > 60).mean() > 0.01, "nothing drawn in the enlarged area"
@@ -168,7 +187,7 @@ def test_two_instances_at_once(standalone_path, screenshot_dir):
             # Side by side: X does not keep the hidden part of an overlapped window, so a capture
             # of a window under the other is black there (one CI run lost the meters that way).
             subprocess.run(["xdotool", "windowmove", "--sync", first_window, "0", "0"], check=True)
-            subprocess.run(["xdotool", "windowmove", "--sync", second_window, "980", "0"], check=True)
+            subprocess.run(["xdotool", "windowmove", "--sync", second_window, "1200", "0"], check=True)
             images = {}
             for window, name in [(first_window, "a"), (second_window, "b")]:
                 # Two software-GL windows at once: wait (bounded) for each one's live meters.
@@ -187,7 +206,7 @@ def test_two_instances_at_once(standalone_path, screenshot_dir):
 
 HOST_SCRIPT = textwrap.dedent(
     """
-    import sys, threading, time
+    import ctypes, sys, threading, time
     import numpy as np
     import pedalboard
 
@@ -215,7 +234,17 @@ HOST_SCRIPT = textwrap.dedent(
         workers.append(threading.Thread(target=automate))
     for worker in workers:
         worker.start()
+    libc = ctypes.CDLL("libc.so.6")
+
+    def rss_kb():
+        # Return freed heap to the system first, so RSS counts what is still held.
+        libc.malloc_trim(0)
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+
     for cycle in range(cycles):
+        if cycle == 10:
+            rss_after_warm_up = rss_kb()
         close = threading.Event()
         threading.Timer(0.4, close.set).start()
         plugin.show_editor(close)
@@ -223,23 +252,34 @@ HOST_SCRIPT = textwrap.dedent(
     for worker in workers:
         worker.join()
     print("cycles", cycles)
+    print("rss_kb", rss_after_warm_up, rss_kb())
     """
 )
 
 
 def run_host(vst3_path, mode: str):
     return subprocess.run(
-        [sys.executable, "-c", HOST_SCRIPT, str(vst3_path), "20", mode],
+        [sys.executable, "-c", HOST_SCRIPT, str(vst3_path), "50", mode],
         capture_output=True,
         text=True,
         timeout=300,
     )
 
 
-def test_vst3_editor_opens_and_closes_20_times_while_audio_runs(vst3_path):
+def test_vst3_editor_opens_and_closes_50_times_while_audio_runs_without_growing(vst3_path, screenshot_dir):
     result = run_host(vst3_path, "play")
     assert result.returncode == 0, f"host died ({result.returncode}):\n{result.stderr[-3000:]}"
-    assert "cycles 20" in result.stdout
+    assert "cycles 50" in result.stdout
+    # RSS after 10 cycles (fonts, GL and the first window's allocations are in) and after 50.
+    start_kb, end_kb = (int(v) for v in result.stdout.split("rss_kb")[1].split())
+    with open(screenshot_dir / "editor-open-close-rss.txt", "w") as log:
+        log.write(f"VST3 editor opened and closed 50 times while audio ran: RSS {start_kb} kB after 10 cycles, {end_kb} kB after 50\n")
+    # The editor itself holds nothing per window (the editor_frame bench opens 200 headless
+    # windows at flat RSS). What remains per cycle is below it: nice-plug 0.4.2's VST3 run-loop
+    # handler (~160 kB per open, see README) and Mesa's software GL. A leak of Parity's own (a
+    # buffer per open, textures) would show as megabytes per cycle.
+    per_cycle_kb = (end_kb - start_kb) / 40
+    assert per_cycle_kb < 1_000, f"RSS grew {per_cycle_kb:.0f} kB per open/close cycle"
 
 
 @pytest.mark.xfail(
@@ -252,4 +292,77 @@ def test_vst3_editor_opens_and_closes_20_times_while_audio_runs(vst3_path):
 def test_vst3_editor_survives_automation_from_another_thread_while_opening(vst3_path):
     result = run_host(vst3_path, "automate")
     assert result.returncode == 0, f"host died ({result.returncode}):\n{result.stderr[-1500:]}"
-    assert "cycles 20" in result.stdout
+    assert "cycles 50" in result.stdout
+
+
+INTERACTION_SCRIPT = textwrap.dedent(
+    """
+    import sys, threading, time, subprocess
+    import numpy as np
+    import pedalboard
+
+    plugin = pedalboard.load_plugin(sys.argv[1])
+    shots = sys.argv[2]
+    close = threading.Event()
+    stop = threading.Event()
+
+    def play():
+        audio = (np.random.default_rng(1).standard_normal((2, 512)) * 0.1).astype(np.float32)
+        while not stop.is_set():
+            plugin.process(audio, 48000, buffer_size=512, reset=False)
+
+    def drive():
+        try:
+            deadline = time.monotonic() + 30
+            window = None
+            while time.monotonic() < deadline and window is None:
+                found = subprocess.run(
+                    ["xdotool", "search", "--onlyvisible", "--name", "^Parity$"], capture_output=True, text=True
+                ).stdout.split()
+                window = found[0] if found else None
+                time.sleep(0.3)
+            time.sleep(1.5)
+            print("before", plugin.bypass, flush=True)
+            subprocess.run(["import", "-window", window, f"{shots}/vst3-editor.png"], check=True)
+            # The Bypass button sits at the right end of the header (default size 1120 x 740).
+            subprocess.run(["xdotool", "mousemove", "--window", window, "1078", "23", "click", "1"], check=True)
+            time.sleep(0.8)
+            print("after_click", plugin.bypass, flush=True)
+            subprocess.run(["import", "-window", window, f"{shots}/vst3-editor-bypassed.png"], check=True)
+            # The host automates it back (from this non-GUI thread, as a sequencer would).
+            plugin.bypass = "Not Bypassed"
+            time.sleep(0.8)
+            print("after_automation", plugin.bypass, flush=True)
+            subprocess.run(["import", "-window", window, f"{shots}/vst3-editor-automated.png"], check=True)
+        finally:
+            close.set()
+
+    threading.Thread(target=play).start()
+    threading.Thread(target=drive).start()
+    plugin.show_editor(close)
+    stop.set()
+    """
+)
+
+
+def test_vst3_click_reaches_the_host_and_host_automation_moves_the_control(vst3_path, screenshot_dir):
+    result = subprocess.run(
+        [sys.executable, "-c", INTERACTION_SCRIPT, str(vst3_path), str(screenshot_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"host died ({result.returncode}):\n{result.stderr[-3000:]}"
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert lines.get("before") == "Not Bypassed", result.stdout
+    assert lines.get("after_click") == "Bypassed", f"the click did not reach the host: {result.stdout}"
+    assert lines.get("after_automation") == "Not Bypassed", result.stdout
+
+    def yellow(name):
+        pixels = np.asarray(Image.open(screenshot_dir / name).convert("RGB")).astype(int)
+        return float((np.abs(pixels - [255, 255, 0]).sum(axis=2) < 40).mean())
+
+    # The lit "BYPASSED" button (yellow) appears with the click and goes with the automation.
+    assert yellow("vst3-editor.png") == 0.0
+    assert yellow("vst3-editor-bypassed.png") > 0.0005
+    assert yellow("vst3-editor-automated.png") == 0.0

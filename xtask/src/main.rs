@@ -362,7 +362,7 @@ impl VirtualDisplay {
     fn start() -> Result<Self> {
         use std::io::{BufRead, BufReader};
         let mut xvfb = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "2000x1200x24", "-nolisten", "tcp"])
+            .args(["-displayfd", "1", "-screen", "0", "2560x1600x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

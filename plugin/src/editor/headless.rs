@@ -104,6 +104,8 @@ pub struct HeadlessEditor {
     time_s: f64,
     /// Every text drawn in the last frame.
     texts: Vec<String>,
+    /// The window commands of the last frame (resize requests).
+    commands: Vec<egui::ViewportCommand>,
 }
 
 impl HeadlessEditor {
@@ -117,7 +119,15 @@ impl HeadlessEditor {
         editor.on_open(&ctx);
         // The headless screen is the size it is; do not ask for the saved one.
         editor.size_applied = true;
-        Self { ctx, editor, host, size: egui::vec2(width, height), time_s: 0.0, texts: Vec::new() }
+        Self {
+            ctx,
+            editor,
+            host,
+            size: egui::vec2(width, height),
+            time_s: 0.0,
+            texts: Vec::new(),
+            commands: Vec::new(),
+        }
     }
 
     /// Shows `page`.
@@ -140,6 +150,11 @@ impl HeadlessEditor {
         let mut output = self.ctx.run_ui(input, |ui| editor.draw(ui, &setter));
         // No renderer uploads the font atlas here.
         output.textures_delta.clear();
+        self.commands = output
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map(|v| v.commands.clone())
+            .unwrap_or_default();
         let ui = started.elapsed();
         self.texts.clear();
         for clipped in &output.shapes {
@@ -170,6 +185,27 @@ impl HeadlessEditor {
     /// Takes the gestures recorded so far.
     pub fn take_gestures(&self) -> Vec<Gesture> {
         std::mem::take(&mut *self.host.gestures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Closes and reopens the window at `width` × `height` points (the size the host opened it
+    /// at): the editor then asks for its saved size.
+    pub fn reopen(&mut self, width: f32, height: f32) {
+        self.size = egui::vec2(width, height);
+        self.editor.on_open(&self.ctx);
+    }
+
+    /// Opens a new window: a fresh egui context (as each real window has), the same editor.
+    pub fn new_window(&mut self) {
+        let scale = self.ctx.pixels_per_point();
+        self.ctx = egui::Context::default();
+        self.ctx.set_pixels_per_point(scale);
+        self.editor.on_open(&self.ctx);
+        self.editor.size_applied = true;
+    }
+
+    /// The window commands (resize requests) of the last frame.
+    pub fn commands(&self) -> &[egui::ViewportCommand] {
+        &self.commands
     }
 
     /// Every text drawn in the last frame.

@@ -146,7 +146,7 @@ fn readouts(ui: &mut egui::Ui, meters: &MeterPointView, target: &DeliveryTarget)
             let (lamp, colour) = if over { ("OVER", RED) } else { ("ok", GOOD) };
             ui.label(RichText::new(lamp).strong().monospace().color(Color32::BLACK).background_color(colour))
                 .on_hover_text(format!("true peak above the target's ceiling ({:.1} dBTP)", target.ceiling_dbtp));
-            ui.label(medium(format!("{events} > −1 dBTP"), text)).on_hover_text(format!(
+            ui.label(medium(events.to_string(), text)).on_hover_text(format!(
                 "overs above −1 dBTP since reset ({} sample periods); highest at {}",
                 meters.over_count(),
                 format_position(meters.true_peak_position_s())

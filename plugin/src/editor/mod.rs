@@ -57,6 +57,12 @@ const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 /// Frames kept for the frame-time statistics.
 const TIMING_FRAMES: usize = 256;
 
+/// Frames the editor waits for a requested window size before it records sizes again.
+const SIZE_WAIT_FRAMES: u32 = 30;
+
+/// Frames between two frame-time lines on stderr (with `PARITY_EDITOR_STATS`).
+const STATS_EVERY_FRAMES: u64 = 30;
+
 /// The [`EditorSettings::target`] value of the custom target.
 pub const CUSTOM_TARGET: &str = "custom";
 
@@ -157,8 +163,14 @@ pub struct ParityEditor {
     timing: FrameTiming,
     /// Whether the saved window size was requested since the window opened.
     size_applied: bool,
+    /// Frames left to wait for the requested size before recording sizes again (a host applies
+    /// a resize request a few frames later, or never).
+    size_wait_frames: u32,
     /// The reference slot `R` returns to.
     last_reference: Option<usize>,
+    /// Whether to print the frame-time statistics to stderr every [`STATS_EVERY_FRAMES`] frames
+    /// (`PARITY_EDITOR_STATS` set; the editor tests read them).
+    print_stats: bool,
 }
 
 impl ParityEditor {
@@ -181,7 +193,9 @@ impl ParityEditor {
             references: Default::default(),
             timing: FrameTiming::default(),
             size_applied: false,
+            size_wait_frames: 0,
             last_reference: None,
+            print_stats: false,
         }
     }
 
@@ -199,6 +213,7 @@ impl ParityEditor {
         }
         self.size_applied = false;
         self.timing = FrameTiming::default();
+        self.print_stats = std::env::var_os("PARITY_EDITOR_STATS").is_some();
     }
 
     /// Draws one frame with `setter` for the host gestures.
@@ -293,18 +308,29 @@ impl ParityEditor {
             *self.params.editor.lock() = settings;
         }
         self.timing.record(started.elapsed());
+        if self.print_stats && self.timing.count.is_multiple_of(STATS_EVERY_FRAMES) {
+            eprintln!("{}", self.timing.summary());
+        }
     }
 
     /// Requests the saved window size once after opening, then records the size the user gives
     /// the window (in points at 100 %, the same at any host scale).
     fn apply_saved_size(&mut self, ctx: &egui::Context, settings: &mut EditorSettings) {
         let current = ctx.content_rect().size();
+        let saved = egui::vec2(settings.width, settings.height);
         if !self.size_applied {
             self.size_applied = true;
-            let saved = egui::vec2(settings.width, settings.height);
             if (saved - current).length() > 2.0 {
                 ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(saved));
+                self.size_wait_frames = SIZE_WAIT_FRAMES;
             }
+            return;
+        }
+        if self.size_wait_frames > 0 {
+            // Until the host has applied the request (or plainly ignored it), the window's size is
+            // not the user's choice.
+            self.size_wait_frames =
+                if (saved - current).length() > 2.0 { self.size_wait_frames - 1 } else { 0 };
             return;
         }
         if current.x >= MIN_SIZE.0 - 1.0 && current.y >= MIN_SIZE.1 - 1.0 {
@@ -417,11 +443,8 @@ impl NiceEguiApp for ParityEditor {
     }
 
     fn editor_closed(&mut self) {
+        // (nice-plug-egui 0.6.0 never calls this; `build` resets what a new window needs.)
         self.gui_context = None;
-        if std::env::var_os("PARITY_EDITOR_STATS").is_some() {
-            // Read by the editor tests (the frame-time figure of the note).
-            eprintln!("{}", self.timing.summary());
-        }
     }
 }
 

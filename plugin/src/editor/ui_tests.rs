@@ -195,3 +195,35 @@ fn clicking_a_tab_opens_the_page_and_the_choice_is_saved_with_the_session() {
     // Nothing the page choice does is a parameter.
     assert!(editor.take_gestures().is_empty());
 }
+
+#[test]
+fn the_window_size_is_saved_with_the_session_and_asked_for_when_the_window_opens() {
+    let (params, _engine, mut editor) = editor(1300.0, 860.0, 1.0);
+    editor.frame(Vec::new());
+    // The user's size is recorded (points at 100 %).
+    let saved = params.editor.get();
+    assert_eq!((saved.width, saved.height), (1300.0, 860.0));
+    // A later session opens the window at the framework's default size: the editor asks once
+    // for the saved size, and does not overwrite it with the default meanwhile.
+    editor.reopen(DEFAULT_SIZE.0, DEFAULT_SIZE.1);
+    editor.frame(Vec::new());
+    assert_eq!(editor.commands(), &[egui::ViewportCommand::InnerSize(egui::vec2(1300.0, 860.0))]);
+    assert_eq!((params.editor.get().width, params.editor.get().height), (1300.0, 860.0));
+    for _ in 0..super::SIZE_WAIT_FRAMES {
+        editor.frame(Vec::new());
+        assert!(editor.commands().is_empty(), "asked only once");
+    }
+    // This host never applied it: after the wait the window's size is the size to keep.
+    editor.frame(Vec::new());
+    assert_eq!((params.editor.get().width, params.editor.get().height), (DEFAULT_SIZE.0, DEFAULT_SIZE.1));
+    // A saved size equal to the window's asks nothing.
+    editor.reopen(DEFAULT_SIZE.0, DEFAULT_SIZE.1);
+    editor.frame(Vec::new());
+    assert!(editor.commands().is_empty(), "{:?}", editor.commands());
+    // Below the minimum (a host forcing a small window) the saved size stays.
+    editor.reopen(400.0, 300.0);
+    for _ in 0..super::SIZE_WAIT_FRAMES + 5 {
+        editor.frame(Vec::new());
+    }
+    assert_eq!((params.editor.get().width, params.editor.get().height), (DEFAULT_SIZE.0, DEFAULT_SIZE.1));
+}
