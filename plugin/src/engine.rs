@@ -1067,6 +1067,70 @@ mod tests {
     }
 
     #[test]
+    fn the_editors_view_gets_reduction_peaks_the_pause_and_its_spectrum_choice() {
+        // A loud 100 Hz tone into the limiter (6 dB of drive): the reduction peak the editor
+        // takes is the largest since its last take, then starts again from 0.
+        let mut settings = ChainSettings::default();
+        settings.stages.limiter.drive_db = 6.0;
+        let mut engine = prepared(settings);
+        let view = engine.view();
+        let tone: Vec<Vec<f32>> = (0..2)
+            .map(|_| {
+                (0..48_000)
+                    .map(|i| (0.9 * (std::f64::consts::TAU * 100.0 * i as f64 / 48_000.0).sin()) as f32)
+                    .collect()
+            })
+            .collect();
+        render(&mut engine, &tone, &mut || 512);
+        let peak = view.limiter_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed);
+        let current = view.limiter_gain_reduction_db.load(Ordering::Relaxed);
+        assert!(peak > 5.0 && peak >= current, "peak {peak}, current {current}");
+        let quiet: Vec<Vec<f32>> = vec![vec![0.0; 48_000]; 2];
+        render(&mut engine, &quiet, &mut || 512);
+        // This take still holds the release tail; the next one, after a second of silence, is 0.
+        assert!(view.limiter_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed) > 0.0);
+        render(&mut engine, &quiet, &mut || 512);
+        let take = view.limiter_gain_reduction_peak_db.load(Ordering::Relaxed);
+        assert!(take < 0.01, "a new take starts from 0: {take}");
+
+        // Pause: the integrated loudness holds while the button is down.
+        render(&mut engine, &tone, &mut || 512);
+        let integrated = view.output_meters.integrated_lufs();
+        view.meters_hold.store(true, Ordering::Relaxed);
+        render(&mut engine, &quiet, &mut || 512);
+        render(&mut engine, &tone, &mut || 512);
+        assert_eq!(view.output_meters.integrated_lufs(), integrated);
+        assert!(view.meters_paused.load(Ordering::Relaxed));
+        view.meters_hold.store(false, Ordering::Relaxed);
+        render(&mut engine, &quiet, &mut || 512);
+        assert!(!view.meters_paused.load(Ordering::Relaxed));
+
+        // The spectrum display the editor asks for is what the analyser publishes.
+        let mut spectrum = engine.take_spectrum_view().unwrap();
+        engine.set_analysis_enabled(true);
+        let display = SpectrumDisplay {
+            mode: ChannelMode::MidSide,
+            averaging: Averaging::Slow,
+            smoothing: Smoothing::Third,
+        };
+        view.spectrum_display.store(display.pack(), Ordering::Relaxed);
+        view.spectrum_tilt_db_per_octave.store(4.5, Ordering::Relaxed);
+        render(&mut engine, &tone, &mut || 512);
+        let frame = spectrum.latest();
+        assert_eq!(
+            (frame.mode, frame.averaging, frame.smoothing),
+            (display.mode, display.averaging, display.smoothing)
+        );
+        assert_eq!(frame.tilt_db_per_octave, 4.5);
+        assert_eq!(SpectrumDisplay::unpack(display.pack()), display);
+        assert_eq!(SpectrumDisplay::unpack(0), SpectrumDisplay::default());
+        assert_eq!(
+            SpectrumDisplay::unpack(u32::MAX),
+            SpectrumDisplay { mode: ChannelMode::LeftRight, ..SpectrumDisplay::default() }
+        );
+    }
+
+    #[test]
     fn structural_changes_wait_for_prepare_and_change_the_latency_there() {
         let mut engine = prepared(ChainSettings::default());
         let before = engine.latency_samples();

@@ -78,7 +78,7 @@ def meter_green_fraction(image: Image.Image) -> float:
     return float(green.mean())
 
 
-PAGES = ["loudness", "chain", "spectrum", "stereo", "references", "platforms"]
+PAGES = ["loudness", "chain", "chain:glue", "chain:multiband", "chain:limiter", "spectrum", "stereo", "references", "platforms"]
 
 
 def colour_fraction(image: Image.Image, rgb, tolerance=40) -> float:
@@ -93,9 +93,10 @@ def test_every_page_draws_with_a_running_signal(standalone_path, screenshot_dir,
     process, window = start_standalone(standalone_path, page=page, env=env)
     try:
         time.sleep(3.5)  # short-term loudness needs 3 s of the demo input
-        first = screenshot(window, screenshot_dir / f"editor-{page}.png")
+        name = page.replace(":", "-")
+        first = screenshot(window, screenshot_dir / f"editor-{name}.png")
         time.sleep(0.6)
-        second = screenshot(window, screenshot_dir / f"editor-{page}-later.png")
+        second = screenshot(window, screenshot_dir / f"editor-{name}-later.png")
     finally:
         stderr = close(process, window)
     width, height = first.size
@@ -110,9 +111,12 @@ def test_every_page_draws_with_a_running_signal(standalone_path, screenshot_dir,
     main = first.crop((0, 120, width - 200, height - 50))
     if page == "loudness":
         assert colour_fraction(main, (70, 150, 220)) > 0.005, "no M/S loudness bars"
-    elif page == "chain":
+    elif page.startswith("chain"):
         assert colour_fraction(main, (120, 200, 255)) > 0.0005, "no stage titles"
-        assert colour_fraction(main, (255, 255, 255), 10) > 0.001, "no EQ curve"
+        if page == "chain":
+            assert colour_fraction(main, (255, 255, 255), 10) > 0.0005, "no EQ curve (white)"
+        if page == "chain:glue":
+            assert colour_fraction(main, (235, 185, 60), 30) > 0.0001, "no threshold line on the transfer curve"
     elif page == "spectrum":
         assert colour_fraction(main, (255, 170, 90)) > 0.001, "no right-channel trace"
     elif page == "stereo":
@@ -325,7 +329,9 @@ INTERACTION_SCRIPT = textwrap.dedent(
             print("before", plugin.bypass, flush=True)
             subprocess.run(["import", "-window", window, f"{shots}/vst3-editor.png"], check=True)
             # The Bypass button sits at the right end of the header (default size 1120 x 740).
-            subprocess.run(["xdotool", "mousemove", "--window", window, "1078", "23", "click", "1"], check=True)
+            subprocess.run(["xdotool", "mousemove", "--window", window, "1078", "23"], check=True)
+            time.sleep(0.3)
+            subprocess.run(["xdotool", "click", "1"], check=True)
             time.sleep(0.8)
             print("after_click", plugin.bypass, flush=True)
             subprocess.run(["import", "-window", window, f"{shots}/vst3-editor-bypassed.png"], check=True)
@@ -366,3 +372,57 @@ def test_vst3_click_reaches_the_host_and_host_automation_moves_the_control(vst3_
     assert yellow("vst3-editor.png") == 0.0
     assert yellow("vst3-editor-bypassed.png") > 0.0005
     assert yellow("vst3-editor-automated.png") == 0.0
+
+
+def write_wav(path, seconds=6.0, rate=44100):
+    """A 16-bit stereo WAV: two tones at −12 dBFS, a little wider on the right."""
+    import wave
+
+    t = np.arange(int(seconds * rate)) / rate
+    left = 0.25 * np.sin(2 * np.pi * 220 * t)
+    right = 0.25 * np.sin(2 * np.pi * 330 * t)
+    frames = (np.stack([left, right], axis=1) * 32767).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
+def click_at(window, x, y):
+    """Moves the pointer over (x, y) of `window`, lets the editor draw a frame with it there (as a
+    hand does), and clicks."""
+    subprocess.run(["xdotool", "mousemove", "--window", window, str(x), str(y)], check=True)
+    time.sleep(0.3)
+    subprocess.run(["xdotool", "click", "1"], check=True)
+
+
+def test_a_reference_typed_into_a_slot_loads_and_is_heard_with_one_click(standalone_path, screenshot_dir, tmp_path):
+    # The browser opens at $HOME: a folder with two reference tracks in it.
+    write_wav(tmp_path / "Reference A.wav")
+    write_wav(tmp_path / "Reference B.wav", seconds=8.0)
+    process, window = start_standalone(standalone_path, page="references", env={"HOME": str(tmp_path)})
+    try:
+        time.sleep(2.0)
+        # Slot 1's path field (default size 1120 x 740), the path, Enter.
+        click_at(window, 180, 555)
+        subprocess.run(["xdotool", "type", "--delay", "5", str(tmp_path / "Reference A.wav")], check=True)
+        subprocess.run(["xdotool", "key", "Return"], check=True)
+        time.sleep(3.0)
+        loaded = screenshot(window, screenshot_dir / "editor-references-loaded.png")
+        # One click on slot 1's "hear": the monitor plays the reference and says so in orange.
+        click_at(window, 75, 161)
+        time.sleep(1.0)
+        hearing = screenshot(window, screenshot_dir / "editor-references-hearing.png")
+    finally:
+        close(process, window)
+    width, height = loaded.size
+    slot_list = loaded.crop((0, 150, 520, 175))
+    # A ready slot's figures are drawn in the accent colour.
+    assert colour_fraction(slot_list, (120, 200, 255), 60) > 0.01, "slot 1 shows no loudness figures"
+    browser = loaded.crop((540, 240, width - 200, 400))
+    # Its two files, listed in the browser (grey text on the dark background).
+    assert (np.asarray(browser).max(axis=2) > 110).mean() > 0.01, "the browser lists nothing"
+    status_line = hearing.crop((0, 40, width - 200, 70))
+    assert colour_fraction(status_line, (230, 140, 20), 60) > 0.05, "no orange 'monitoring a reference' bar"
+    assert colour_fraction(loaded.crop((0, 40, width - 200, 70)), (230, 140, 20), 60) < 0.01

@@ -376,6 +376,7 @@ impl FileBrowser {
             }
             let text = match selected {
                 Some(entry) => entry.name.clone(),
+                None if self.visible.len() == 1 => "1 item".to_owned(),
                 None => format!("{} items", self.visible.len()),
             };
             ui.add(egui::Label::new(text).truncate());

@@ -20,7 +20,7 @@ use nice_plug_egui::{
     create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
 };
 
-use crate::editor_settings::{EditorSettings, Page, DEFAULT_SIZE, MIN_SIZE};
+use crate::editor_settings::{EditorSettings, Page, Stage, DEFAULT_SIZE, MIN_SIZE};
 use crate::engine::EngineView;
 use crate::meters::spectrum::{SpectrumFrame, SpectrumView};
 use crate::meters::stereo::{StereoView, VectorscopeReader};
@@ -200,7 +200,8 @@ impl ParityEditor {
     }
 
     /// Prepares a newly opened window: visuals, no keyboard zoom (it would resize the window
-    /// behind the host's back), the page named by `PARITY_EDITOR_PAGE` (screenshots, docs).
+    /// behind the host's back), the page named by `PARITY_EDITOR_PAGE` (screenshots, docs;
+    /// `chain:limiter` also opens a chain stage).
     fn on_open(&mut self, ctx: &egui::Context) {
         ctx.set_visuals(egui::Visuals::dark());
         ctx.options_mut(|options| options.zoom_with_keyboard = false);
@@ -208,8 +209,15 @@ impl ParityEditor {
             style.spacing.item_spacing = egui::vec2(8.0, 5.0);
             style.spacing.button_padding = egui::vec2(7.0, 3.0);
         });
-        if let Some(page) = std::env::var("PARITY_EDITOR_PAGE").ok().as_deref().and_then(Page::from_name) {
-            self.params.editor.lock().page = page;
+        if let Ok(wanted) = std::env::var("PARITY_EDITOR_PAGE") {
+            let (page, stage) = wanted.split_once(':').unwrap_or((&wanted, ""));
+            let mut settings = self.params.editor.lock();
+            if let Some(page) = Page::from_name(page) {
+                settings.page = page;
+            }
+            if let Some(stage) = Stage::ALL.into_iter().find(|s| s.title().eq_ignore_ascii_case(stage)) {
+                settings.stage = stage;
+            }
         }
         self.size_applied = false;
         self.timing = FrameTiming::default();
