@@ -43,6 +43,8 @@ def start_standalone(standalone_path, page=None, env=None):
     while time.monotonic() < deadline:
         new = parity_windows() - existing
         if new:
+            # Park the pointer off the window: a tooltip under it would cover the screenshots.
+            subprocess.run(["xdotool", "mousemove", "2550", "1590"], check=False)
             return process, new.pop()
         if process.poll() is not None:
             raise AssertionError(f"standalone exited with {process.returncode}: {process.stderr.read().decode()}")
