@@ -63,7 +63,7 @@ pub const DEFAULT_MAX_DURATION_S: f64 = 6.0 * 3600.0;
 /// Default limit on decoded samples summed over channels ([`ReadOptions::max_total_samples`]):
 /// 2^31 samples, 8 GiB of `f32`.
 pub const DEFAULT_MAX_TOTAL_SAMPLES: u64 = 1 << 31;
-/// Highest sample rate [`write_flac`] accepts: flacenc 0.5 refuses anything above 96 kHz (its
+/// Highest sample rate `write::write_flac` (feature `cli`) accepts: flacenc 0.5 refuses anything above 96 kHz (its
 /// stream-info check), although FLAC itself goes to 655350 Hz. Write WAV for 176.4/192 kHz.
 pub const FLAC_MAX_SAMPLE_RATE_HZ: u32 = 96_000;
 

@@ -277,7 +277,7 @@ impl Default for EqSettings {
 
 impl EqSettings {
     /// The settings with every value in range: NaN → the band's default, numbers clamped,
-    /// slopes snapped to [`CUT_SLOPES_DB_PER_OCT`]. (The 0.45·fs limit is applied by [`Eq`].)
+    /// slopes snapped to [`CUT_SLOPES_DB_PER_OCT`]. (The 0.45·fs limit is applied by [`struct@Eq`].)
     pub fn sanitized(&self) -> Self {
         let mut out = *self;
         for (band, default) in out.bands.iter_mut().zip(DEFAULT_BANDS.iter()) {

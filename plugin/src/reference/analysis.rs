@@ -12,7 +12,7 @@
 //!
 //! # Parallelism
 //! The work is split into independent tasks that run on up to [`MAX_ANALYSIS_THREADS`] threads
-//! (the calling thread and scoped helpers, [`run_parallel`]): the true peak of each channel
+//! (the calling thread and scoped helpers, `run_parallel`): the true peak of each channel
 //! (two one-channel [`TruePeakMeter`]s; a stereo meter's reading is the larger of its channels'
 //! readings, and its channels do not interact), the loudness meter with the short-term curve,
 //! and the spectrum with the stereo sums. Each meter still sees every sample in order, so the
