@@ -44,13 +44,7 @@ fn windows() {
     let mut engine = Engine::new();
     engine.prepare(ProcessSpec { sample_rate_hz: RATE_HZ, max_block_frames: 1024, channels: 2 }).unwrap();
     engine.set_analysis_enabled(true);
-    let feeds = EditorFeeds {
-        view: engine.view(),
-        stereo: engine.stereo_view(),
-        spectrum: engine.take_spectrum_view(),
-        vectorscope: engine.take_vectorscope(),
-        monitor: engine.monitor_view(),
-    };
+    let feeds = EditorFeeds::take_from(&mut engine);
     let mut editor = HeadlessEditor::new(params, feeds, DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
     let mut line = String::from("200 headless windows opened and closed, RSS kB after every 40:");
     for window in 1..=200 {
@@ -89,13 +83,7 @@ fn main() {
                 .unwrap();
             engine.set_settings(&params.chain_settings());
             engine.set_analysis_enabled(true);
-            let feeds = EditorFeeds {
-                view: engine.view(),
-                stereo: engine.stereo_view(),
-                spectrum: engine.take_spectrum_view(),
-                vectorscope: engine.take_vectorscope(),
-                monitor: engine.monitor_view(),
-            };
+            let feeds = EditorFeeds::take_from(&mut engine);
             let mut editor =
                 HeadlessEditor::new(params.clone(), feeds, DEFAULT_SIZE.0, DEFAULT_SIZE.1, scale);
             editor.set_page(page);

@@ -117,13 +117,7 @@ impl Plugin for Parity {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        let feeds = editor::EditorFeeds {
-            view: self.engine.view(),
-            stereo: self.engine.stereo_view(),
-            spectrum: self.engine.take_spectrum_view(),
-            vectorscope: self.engine.take_vectorscope(),
-            monitor: self.engine.monitor_view(),
-        };
+        let feeds = editor::EditorFeeds::take_from(&mut self.engine);
         editor::create(self.editor_state.clone(), self.params.clone(), feeds)
     }
 

@@ -95,16 +95,17 @@ pub fn show(
     // Which paths differ: with no mid/side bands both paths are the stereo curve.
     let split = settings.bands.iter().any(|b| b.enabled && b.placement != EqPlacement::Stereo);
     let bypassed = settings.bypass;
-    let curve = |path: EqPlacement| -> Vec<Pos2> {
+    // One point every CURVE_STEP points across the plot of `response_db(frequency)`.
+    let sample = |response_db: &dyn Fn(f64) -> f64| -> Vec<Pos2> {
         let mut points = Vec::with_capacity((rect.width() / CURVE_STEP) as usize + 2);
         let mut x = rect.left();
         while x <= rect.right() + 0.5 {
-            let f = axis.freq_hz(x);
-            points.push(Pos2::new(x, db.y(settings.response_db(sample_rate_hz, f64::from(f), path) as f32)));
+            points.push(Pos2::new(x, db.y(response_db(f64::from(axis.freq_hz(x))) as f32)));
             x += CURVE_STEP;
         }
         points
     };
+    let curve = |path: EqPlacement| sample(&|f| settings.response_db(sample_rate_hz, f, path));
     let main_colour = if bypassed { Color32::from_gray(120) } else { Color32::WHITE };
     if split {
         painter.add(Shape::line(curve(EqPlacement::Side), Stroke::new(1.5, Color32::from_rgb(255, 170, 90))));
@@ -202,16 +203,7 @@ pub fn show(
     }
     if let Some((band, centre)) = highlighted {
         let b = settings.bands[band];
-        let mut points = Vec::new();
-        let mut x = rect.left();
-        while x <= rect.right() + 0.5 {
-            let f = axis.freq_hz(x);
-            points.push(Pos2::new(
-                x,
-                db.y(settings.band_response_db(band, sample_rate_hz, f64::from(f)) as f32),
-            ));
-            x += CURVE_STEP;
-        }
+        let points = sample(&|f| settings.band_response_db(band, sample_rate_hz, f));
         painter.add(Shape::line(points, Stroke::new(1.5, BAND_COLOURS[band])));
         let band_params = &params.bands[band];
         let mut text = format!("{} {} · {}", band + 1, band_params.kind, format_hz(b.freq_hz));

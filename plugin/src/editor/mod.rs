@@ -86,6 +86,20 @@ pub struct EditorFeeds {
     pub monitor: Arc<MonitorView>,
 }
 
+impl EditorFeeds {
+    /// Takes the editor's readers from `engine` (the spectrum and vectorscope readers exist once:
+    /// a second call gets `None` for them).
+    pub fn take_from(engine: &mut crate::engine::Engine) -> Self {
+        Self {
+            view: engine.view(),
+            stereo: engine.stereo_view(),
+            spectrum: engine.take_spectrum_view(),
+            vectorscope: engine.take_vectorscope(),
+            monitor: engine.monitor_view(),
+        }
+    }
+}
+
 /// The delivery target every meter is read against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryTarget {

@@ -16,13 +16,7 @@ fn played_engine(params: &ParityParams, seconds: f64) -> (Engine, EditorFeeds) {
     engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 512, channels: 2 }).unwrap();
     engine.set_settings(&params.chain_settings());
     engine.set_analysis_enabled(true);
-    let feeds = EditorFeeds {
-        view: engine.view(),
-        stereo: engine.stereo_view(),
-        spectrum: engine.take_spectrum_view(),
-        vectorscope: engine.take_vectorscope(),
-        monitor: engine.monitor_view(),
-    };
+    let feeds = EditorFeeds::take_from(&mut engine);
     let [mut left, mut right] = crate::demo_song::render_demo_song(48_000.0);
     let frames = ((seconds * 48_000.0) as usize).min(left.len());
     for (l, r) in left[..frames].chunks_mut(512).zip(right[..frames].chunks_mut(512)) {
