@@ -288,6 +288,8 @@ pub struct Engine {
     /// Correlation, width and balance of the output (always running: cheap, and the mix-readiness
     /// checks need it), plus vectorscope points while the editor shows them.
     stereo: StereoMeter,
+    /// Stereo meter of the chain input (the mix-readiness checks' correlation and balance).
+    input_stereo: StereoMeter,
     /// Spectrum of the output; only runs while the editor is open.
     spectrum: SpectrumAnalyzer,
     /// 100 ms hops of the input loudness meter already pushed to the history.
@@ -351,6 +353,7 @@ impl Engine {
             input_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
             output_meters: MeterSet::new(spec.sample_rate_hz, spec.channels),
             stereo: StereoMeter::new(spec.sample_rate_hz),
+            input_stereo: StereoMeter::new(spec.sample_rate_hz),
             spectrum: SpectrumAnalyzer::new(spec.sample_rate_hz),
             input_hops_published: 0,
             output_hops_published: 0,
@@ -406,6 +409,7 @@ impl Engine {
         self.output_meters = MeterSet::new(rate, self.spec.channels);
         // Re-rated in place so the editor's readers stay connected.
         self.stereo.set_sample_rate_hz(rate);
+        self.input_stereo.set_sample_rate_hz(rate);
         self.spectrum.set_sample_rate_hz(rate);
         let monitor_settings = *self.monitor.settings();
         self.monitor = Monitor::new(rate, self.monitor_view.clone());
@@ -447,6 +451,7 @@ impl Engine {
         self.view.input_history.clear();
         self.view.output_history.clear();
         self.stereo.reset();
+        self.input_stereo.reset();
         self.spectrum.reset();
         self.publish();
     }
@@ -506,6 +511,11 @@ impl Engine {
     /// Readings of the output's stereo meter (correlation, width, balance).
     pub fn stereo_view(&self) -> Arc<StereoView> {
         self.stereo.view()
+    }
+
+    /// Readings of the input's stereo meter (correlation, width, balance).
+    pub fn input_stereo_view(&self) -> Arc<StereoView> {
+        self.input_stereo.view()
     }
 
     /// The reader of the output spectrum (`Some` once: it belongs to the editor).
@@ -629,6 +639,11 @@ impl Engine {
         if meters_running {
             self.input_meters.process(&shared(channels)[..channels.len()]);
             push_history(&self.input_meters, &mut self.input_hops_published, &self.view.input_history);
+            match &*channels {
+                [left, right, ..] => self.input_stereo.process(left, right),
+                [mono] => self.input_stereo.process(mono, mono),
+                [] => {}
+            }
         }
 
         // Dry path: the sanitized input, delayed by the chain latency.

@@ -25,6 +25,7 @@ use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
 
 pub mod audio_file;
+pub mod delivery;
 pub mod demo_signal;
 pub mod demo_song;
 pub mod dsp;

@@ -113,8 +113,11 @@ fn target_selector(ui: &mut egui::Ui, target: &DeliveryTarget, settings: &mut Ed
         } else {
             ui.label(
                 RichText::new(
-                    format!("{:.0} LUFS · {:.1} dBTP", target.target_lufs, target.ceiling_dbtp)
-                        .replace('-', "−"),
+                    match target.target_lufs {
+                        Some(lufs) => format!("{lufs:.0} LUFS · {:.1} dBTP", target.ceiling_dbtp),
+                        None => format!("{:.1} dBTP", target.ceiling_dbtp),
+                    }
+                    .replace('-', "−"),
                 )
                 .size(11.0)
                 .color(Color32::from_gray(160)),

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Vec2};
 
 use super::level_meter::{loudness_bar, peak_bars};
-use super::widgets::{caption, format_dbtp, format_lu, reduction_bar, AMBER, GOOD, RED};
+use super::widgets::{caption, format_dbtp, format_lu, loudness_colour, reduction_bar, RED};
 use super::DeliveryTarget;
 use crate::engine::EngineView;
 
@@ -55,14 +55,10 @@ pub fn column(ui: &mut egui::Ui, view: &EngineView, target: &DeliveryTarget) {
 
     ui.add_space(6.0);
     let integrated = meters.integrated_lufs();
-    let colour = match integrated.filter(|v| v.is_finite()) {
-        Some(v) if (v - target.target_lufs).abs() <= 1.0 => GOOD,
-        Some(v) if (v - target.target_lufs).abs() <= 2.0 => AMBER,
-        _ => ui.visuals().strong_text_color(),
-    };
+    let colour = loudness_colour(integrated, target, ui.visuals().strong_text_color());
     ui.label(caption("Integrated"));
     ui.label(RichText::new(format_lu(integrated)).size(34.0).monospace().strong().color(colour))
-        .on_hover_text(format!("output, LUFS since reset; target {:.1}", target.target_lufs));
+        .on_hover_text(format!("output, LUFS since reset; target {}", format_lu(target.target_lufs)));
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
             ui.label(caption("Short-term"));

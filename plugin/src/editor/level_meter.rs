@@ -111,14 +111,14 @@ pub fn loudness_bar(
     label: &str,
     value_lufs: Option<f32>,
     max_lufs: Option<f32>,
-    target_lufs: f32,
+    target_lufs: Option<f32>,
 ) {
     let track = Rect::from_min_max(rect.min + Vec2::new(0.0, 16.0), rect.max - Vec2::new(0.0, 14.0));
     painter.rect_filled(track, 2.0, Color32::from_gray(32));
     let y = |lufs: f32| scale_y(track, lufs, LOUDNESS_MIN_LUFS, LOUDNESS_MAX_LUFS);
     if let Some(value) = value_lufs.filter(|v| v.is_finite() && *v > LOUDNESS_MIN_LUFS) {
         let top = y(value);
-        let warn_from = y(target_lufs + 1.0);
+        let warn_from = target_lufs.map_or(track.top(), |target| y(target + 1.0));
         let bottom = y(LOUDNESS_MIN_LUFS);
         painter.rect_filled(
             Rect::from_min_max(Pos2::new(track.left(), top.max(warn_from)), Pos2::new(track.right(), bottom)),
@@ -140,11 +140,13 @@ pub fn loudness_bar(
             Stroke::new(1.5, Color32::WHITE),
         );
     }
-    let ty = y(target_lufs);
-    painter.line_segment(
-        [Pos2::new(track.left() - 3.0, ty), Pos2::new(track.right() + 3.0, ty)],
-        Stroke::new(2.0, GOOD),
-    );
+    if let Some(target) = target_lufs {
+        let ty = y(target);
+        painter.line_segment(
+            [Pos2::new(track.left() - 3.0, ty), Pos2::new(track.right() + 3.0, ty)],
+            Stroke::new(2.0, GOOD),
+        );
+    }
     painter.text(
         Pos2::new(rect.center().x, rect.top()),
         Align2::CENTER_TOP,

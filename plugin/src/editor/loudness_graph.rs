@@ -67,7 +67,7 @@ impl HistoryGraph {
         output: &LoudnessHistory,
         input: Option<&LoudnessHistory>,
         span_s: f32,
-        target_lufs: f32,
+        target_lufs: Option<f32>,
     ) {
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
         let painter = ui.painter_at(rect);
@@ -105,16 +105,20 @@ impl HistoryGraph {
             |age_entries: usize| plot.right() - age_entries as f32 / span_entries as f32 * plot.width();
 
         // The target line.
-        let ty = axis.y(target_lufs);
-        painter
-            .line_segment([Pos2::new(plot.left(), ty), Pos2::new(plot.right(), ty)], Stroke::new(1.0, GOOD));
-        painter.text(
-            Pos2::new(plot.right() - 2.0, ty - 1.0),
-            Align2::RIGHT_BOTTOM,
-            format!("target {target_lufs:.0}").replace('-', "−"),
-            FontId::monospace(10.0),
-            GOOD,
-        );
+        if let Some(target_lufs) = target_lufs {
+            let ty = axis.y(target_lufs);
+            painter.line_segment(
+                [Pos2::new(plot.left(), ty), Pos2::new(plot.right(), ty)],
+                Stroke::new(1.0, GOOD),
+            );
+            painter.text(
+                Pos2::new(plot.right() - 2.0, ty - 1.0),
+                Align2::RIGHT_BOTTOM,
+                format!("target {target_lufs:.0}").replace('-', "−"),
+                FontId::monospace(10.0),
+                GOOD,
+            );
+        }
 
         if let Some(input) = input {
             input.recent(span_entries + offset, &mut self.input);

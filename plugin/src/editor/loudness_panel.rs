@@ -10,7 +10,9 @@ use nice_plug::prelude::*;
 
 use super::level_meter::{loudness_bar, loudness_scale};
 use super::loudness_graph::{span_label, HistoryGraph, SPANS_S};
-use super::widgets::{caption, checkbox, format_dbtp, format_lu, format_position, title, AMBER, GOOD, RED};
+use super::widgets::{
+    caption, checkbox, format_dbtp, format_lu, format_position, loudness_colour, title, GOOD, RED,
+};
 use super::DeliveryTarget;
 use crate::editor_settings::EditorSettings;
 use crate::engine::EngineView;
@@ -102,11 +104,7 @@ fn readouts(ui: &mut egui::Ui, meters: &MeterPointView, target: &DeliveryTarget)
     let text = ui.visuals().strong_text_color();
     let integrated = meters.integrated_lufs();
     // Integrated against the target: within ±1 LU green, within ±2 amber, else the text colour.
-    let integrated_colour = match integrated.filter(|v| v.is_finite()) {
-        Some(v) if (v - target.target_lufs).abs() <= 1.0 => GOOD,
-        Some(v) if (v - target.target_lufs).abs() <= 2.0 => AMBER,
-        _ => text,
-    };
+    let integrated_colour = loudness_colour(integrated, target, text);
     egui::Grid::new(ui.next_auto_id()).num_columns(2).spacing([10.0, 0.0]).show(ui, |ui| {
         ui.label(caption("Momentary"));
         ui.label(big(format_lu(meters.momentary_lufs()), text)).on_hover_text(format!(
@@ -124,7 +122,7 @@ fn readouts(ui: &mut egui::Ui, meters: &MeterPointView, target: &DeliveryTarget)
         ui.end_row();
         ui.label(caption("Integrated"));
         ui.label(big(format_lu(integrated), integrated_colour))
-            .on_hover_text(format!("LUFS since reset (BS.1770 gated); target {:.1}", target.target_lufs));
+            .on_hover_text(format!("LUFS since reset (BS.1770 gated); target {}", format_lu(target.target_lufs)));
         ui.end_row();
         ui.label(caption("LRA"));
         ui.label(medium(format_lu(meters.loudness_range_lu()), text)).on_hover_text("loudness range, LU (EBU Tech 3342)");

@@ -24,7 +24,6 @@ use crate::editor_settings::{EditorSettings, Page, Stage, DEFAULT_SIZE, MIN_SIZE
 use crate::engine::EngineView;
 use crate::meters::spectrum::{SpectrumFrame, SpectrumView};
 use crate::meters::stereo::{StereoView, VectorscopeReader};
-use crate::monitor::platform::platform;
 use crate::monitor::{MonitorSource, MonitorView};
 use crate::params::ParityParams;
 use crate::reference::{SlotStatus, REFERENCE_SLOTS};
@@ -100,35 +99,13 @@ impl EditorFeeds {
     }
 }
 
-/// The delivery target every meter is read against.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryTarget {
-    /// Display name.
-    pub name: String,
-    /// Target integrated loudness, LUFS.
-    pub target_lufs: f32,
-    /// True-peak ceiling for delivery, dBTP.
-    pub ceiling_dbtp: f32,
-}
+/// The delivery target every meter is read against (see [`crate::delivery`]).
+pub use crate::delivery::DeliveryTarget;
 
-impl DeliveryTarget {
-    /// The target the settings name. A platform row gives its loudness; its delivery ceiling is
-    /// its peak rule where that is stricter than −1 dBTP (ATSC: −2), else −1 dBTP, the ceiling
-    /// the streaming services ask masters to keep. An unknown id falls back to the custom values.
-    pub fn from_settings(settings: &EditorSettings) -> Self {
-        match platform(&settings.target) {
-            Some(row) => Self {
-                name: row.name.clone(),
-                target_lufs: row.target_lufs,
-                ceiling_dbtp: row.peak_ceiling_dbtp.unwrap_or(-1.0).min(-1.0),
-            },
-            None => Self {
-                name: "Custom".to_owned(),
-                target_lufs: settings.custom_target_lufs,
-                ceiling_dbtp: settings.custom_ceiling_dbtp,
-            },
-        }
-    }
+/// The delivery target the editor settings name: a row of the platform table, or the custom
+/// values for an unknown id.
+pub fn target_from_settings(settings: &EditorSettings) -> DeliveryTarget {
+    DeliveryTarget::by_id(&settings.target, settings.custom_target_lufs, settings.custom_ceiling_dbtp)
 }
 
 /// Creates the editor for the plugin glue.
@@ -244,7 +221,7 @@ impl ParityEditor {
         let mut settings = self.params.editor.get();
         let before = settings.clone();
         self.apply_saved_size(ui.ctx(), &mut settings);
-        let target = DeliveryTarget::from_settings(&settings);
+        let target = target_from_settings(&settings);
         self.feed(&settings, &target);
         self.shortcuts(ui.ctx(), setter);
 
@@ -373,7 +350,9 @@ impl ParityEditor {
         self.chain.limiter_trace.push(self.view.limiter_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed));
         self.chain.glue_trace.push(self.view.glue_gain_reduction_peak_db.swap(0.0, Ordering::Relaxed));
         spectrum_panel::publish_display(&self.view, settings);
-        self.view.learn_target_lufs.store(target.target_lufs, Ordering::Relaxed);
+        if let Some(lufs) = target.target_lufs {
+            self.view.learn_target_lufs.store(lufs, Ordering::Relaxed);
+        }
     }
 
     /// The keyboard shortcuts (only while no text field has the keyboard).
@@ -564,17 +543,20 @@ mod tests {
     #[test]
     fn delivery_targets_come_from_the_platform_table_or_the_custom_values() {
         let mut settings = EditorSettings { target: "spotify".into(), ..EditorSettings::default() };
-        let spotify = DeliveryTarget::from_settings(&settings);
-        assert_eq!((spotify.target_lufs, spotify.ceiling_dbtp), (-14.0, -1.0));
+        let spotify = target_from_settings(&settings);
+        assert_eq!((spotify.target_lufs, spotify.ceiling_dbtp), (Some(-14.0), -1.0));
         settings.target = "atsc_a85".into();
-        assert_eq!(DeliveryTarget::from_settings(&settings).ceiling_dbtp, -2.0);
+        assert_eq!(target_from_settings(&settings).ceiling_dbtp, -2.0);
         settings.target = "youtube".into();
-        assert_eq!(DeliveryTarget::from_settings(&settings).ceiling_dbtp, -1.0, "no peak rule: −1 dBTP");
+        assert_eq!(target_from_settings(&settings).ceiling_dbtp, -1.0, "no peak rule: −1 dBTP");
         settings.target = CUSTOM_TARGET.into();
         settings.custom_target_lufs = -9.5;
         settings.custom_ceiling_dbtp = -0.3;
-        let custom = DeliveryTarget::from_settings(&settings);
-        assert_eq!((custom.name.as_str(), custom.target_lufs, custom.ceiling_dbtp), ("Custom", -9.5, -0.3));
+        let custom = target_from_settings(&settings);
+        assert_eq!(
+            (custom.name.as_str(), custom.target_lufs, custom.ceiling_dbtp),
+            ("Custom", Some(-9.5), -0.3)
+        );
     }
 
     #[test]

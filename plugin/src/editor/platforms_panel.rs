@@ -21,6 +21,7 @@ use crate::params::{ParityParams, PlatformParam};
 pub fn rule_text(turn_up: TurnUp, ceiling_dbtp: Option<f32>) -> String {
     match (turn_up, ceiling_dbtp) {
         (TurnUp::Never, _) => "down only".to_owned(),
+        (TurnUp::Off, _) => "no normalisation".to_owned(),
         (TurnUp::PeakLimited, Some(c)) => format!("up until the peak is {c:.0} dBTP").replace('-', "−"),
         (TurnUp::Limiter, Some(c)) => format!("up, limiter at {c:.0} dBTP").replace('-', "−"),
         (TurnUp::Full, Some(c)) => format!("both ways, peaks ≤ {c:.0} dBTP").replace('-', "−"),
@@ -99,9 +100,7 @@ pub fn panel(
                             if selected { PlatformParam::Off } else { variant },
                         );
                     }
-                    ui.label(
-                        RichText::new(format!("{} LUFS", format_lu(Some(platform.target_lufs)))).monospace(),
-                    );
+                    ui.label(RichText::new(format!("{} LUFS", format_lu(platform.target_lufs))).monospace());
                     match (integrated, true_peak) {
                         (Some(lufs), Some(peak)) => {
                             let gain = playback_gain(platform, lufs, peak);

@@ -24,6 +24,7 @@
 
 pub mod fenwick;
 pub mod history;
+pub mod inspector;
 pub mod k_weighting;
 pub mod level;
 pub mod loudness;
@@ -33,6 +34,7 @@ pub mod true_peak;
 pub mod view;
 
 pub use history::LoudnessHistory;
+pub use inspector::SignalInspector;
 pub use k_weighting::{BiquadCoefficients, KWeightingCoefficients, KWeightingFilter};
 pub use level::LevelMeter;
 pub use loudness::LoudnessMeter;
@@ -83,7 +85,19 @@ pub struct MeterSet {
     pub true_peak: TruePeakMeter,
     /// RMS and crest factor per channel.
     pub level: LevelMeter,
+    /// Clipped runs, flat tops, DC offset, head/tail silence.
+    pub inspector: SignalInspector,
+    /// Lowest PSR of the loud passages since reset (see [`MeterSet::loud_psr_db`]).
+    loud_psr_db: Option<f64>,
+    /// Loudness hops seen by the PSR tracker.
+    hops_seen: u64,
+    /// Longest piece fed to the meters at once (50 ms), so every 100 ms loudness hop is seen.
+    chunk_frames: usize,
 }
+
+/// A hop whose short-term loudness is this far below the integrated loudness or more is not a
+/// loud passage for [`MeterSet::loud_psr_db`], LU.
+pub const LOUD_PASSAGE_BELOW_INTEGRATED_LU: f64 = 20.0;
 
 impl MeterSet {
     /// Creates both meters for `channels` channels at `sample_rate_hz` (clamped, see
@@ -93,6 +107,10 @@ impl MeterSet {
             loudness: LoudnessMeter::new(sample_rate_hz, channels),
             true_peak: TruePeakMeter::new(sample_rate_hz, channels),
             level: LevelMeter::new(sample_rate_hz, channels),
+            inspector: SignalInspector::new(sample_rate_hz, channels),
+            loud_psr_db: None,
+            hops_seen: 0,
+            chunk_frames: ((clamp_sample_rate_hz(sample_rate_hz) / 20.0) as usize).max(1),
         }
     }
 
@@ -101,13 +119,57 @@ impl MeterSet {
         self.loudness.reset();
         self.true_peak.reset();
         self.level.reset();
+        self.inspector.reset();
+        self.loud_psr_db = None;
+        self.hops_seen = 0;
     }
 
-    /// Feeds one block (one slice per channel) to both meters. Never allocates.
+    /// Feeds one block (one slice per channel) to every meter, in pieces of at most 50 ms so the
+    /// PSR tracker sees every loudness hop whatever the block size. Never allocates.
     pub fn process(&mut self, channels: &[&[f32]]) {
-        self.loudness.process(channels);
-        self.true_peak.process(channels);
-        self.level.process(channels);
+        const MAX_CHANNELS: usize = 8;
+        let frames = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+        let count = channels.len().min(MAX_CHANNELS);
+        let mut start = 0;
+        while start < frames {
+            let end = (start + self.chunk_frames).min(frames);
+            let mut pieces: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+            for (piece, channel) in pieces.iter_mut().zip(channels) {
+                *piece = &channel[start..end];
+            }
+            let block = &pieces[..count];
+            self.loudness.process(block);
+            self.true_peak.process(block);
+            self.level.process(block);
+            self.inspector.process(block);
+            self.track_loud_psr();
+            start = end;
+        }
+    }
+
+    /// Updates [`Self::loud_psr_db`] once per new loudness hop.
+    fn track_loud_psr(&mut self) {
+        let hops = self.loudness.hops_done();
+        if hops == self.hops_seen {
+            return;
+        }
+        self.hops_seen = hops;
+        let (Some(psr), Some(short_term), Some(integrated)) =
+            (self.psr_db(), self.loudness.short_term_lufs(), self.loudness.integrated_lufs())
+        else {
+            return;
+        };
+        if integrated.is_finite() && short_term >= integrated - LOUD_PASSAGE_BELOW_INTEGRATED_LU {
+            self.loud_psr_db = Some(self.loud_psr_db.map_or(psr, |lowest| lowest.min(psr)));
+        }
+    }
+
+    /// The most compressed moment since reset: the lowest PSR among the 100 ms hops whose
+    /// short-term loudness is within [`LOUD_PASSAGE_BELOW_INTEGRATED_LU`] of the integrated
+    /// loudness at that time (quiet intros and fades, whose PSR says nothing about limiting, are
+    /// left out). `None` until the first such hop.
+    pub fn loud_psr_db(&self) -> Option<f64> {
+        self.loud_psr_db
     }
 
     /// Peak-to-short-term-loudness ratio in dB: the highest true peak of the last 3 s minus the

@@ -278,6 +278,10 @@ pub struct SpectrumFrame {
     pub frames_averaged: u64,
     /// Publication counter since construction (0 = nothing published yet).
     pub sequence: u64,
+    /// Long-term octave-band levels of the left and right channels together (power mean of
+    /// [`SpectrumAnalyzer::long_term_octave_bands`] of both), dB: the tonal-balance check's
+    /// input. `f32::NEG_INFINITY` for empty bands or before the first frame.
+    pub octave_bands_db: [f32; OCTAVE_BANDS],
 }
 
 impl SpectrumFrame {
@@ -294,6 +298,7 @@ impl SpectrumFrame {
             fft_size: 0,
             frames_averaged: 0,
             sequence: 0,
+            octave_bands_db: [f32::NEG_INFINITY; OCTAVE_BANDS],
         }
     }
 
@@ -1012,6 +1017,17 @@ impl SpectrumAnalyzer {
         self.compute_traces(&mut levels);
         self.levels = levels;
         self.sequence += 1;
+        let left = self.long_term_octave_bands(SpectrumChannel::Left);
+        let right = self.long_term_octave_bands(SpectrumChannel::Right);
+        let octave_bands_db = std::array::from_fn(|band| {
+            let power =
+                0.5 * (10f64.powf(f64::from(left[band]) / 10.0) + 10f64.powf(f64::from(right[band]) / 10.0));
+            if power > 0.0 {
+                (10.0 * power.log10()) as f32
+            } else {
+                f32::NEG_INFINITY
+            }
+        });
         let frame = self.writer.back_mut();
         *frame = SpectrumFrame {
             levels_db: self.levels,
@@ -1024,6 +1040,7 @@ impl SpectrumAnalyzer {
             fft_size: self.analysis.fft_size,
             frames_averaged: self.analysis.frames_summed,
             sequence: self.sequence,
+            octave_bands_db,
         };
         self.writer.publish();
     }

@@ -126,25 +126,35 @@ pub enum Integration {
     Fast,
     /// [`SLOW_TIME_CONSTANT_MS`].
     Slow,
+    /// Everything since reset, equally weighted (the delivery checks' long-term reading).
+    Total,
 }
 
+/// Number of integrations stored.
+const INTEGRATIONS: usize = 3;
+
 impl Integration {
-    /// Both integrations, in storage order.
+    /// The two exponential integrations, in storage order.
     pub const ALL: [Integration; 2] = [Self::Fast, Self::Slow];
+
+    /// Every integration, in storage order.
+    pub const EVERY: [Integration; INTEGRATIONS] = [Self::Fast, Self::Slow, Self::Total];
 
     /// Storage index.
     fn index(self) -> usize {
         match self {
             Self::Fast => 0,
             Self::Slow => 1,
+            Self::Total => 2,
         }
     }
 
-    /// Time constant, ms.
+    /// Time constant, ms (∞ for [`Integration::Total`]).
     pub fn time_constant_ms(self) -> f64 {
         match self {
             Self::Fast => FAST_TIME_CONSTANT_MS,
             Self::Slow => SLOW_TIME_CONSTANT_MS,
+            Self::Total => f64::INFINITY,
         }
     }
 }
@@ -317,17 +327,17 @@ impl VectorscopeReader {
 #[derive(Debug, Default)]
 pub struct StereoView {
     /// Correlation per band and integration, −1..+1 (0 when invalid).
-    correlation: [[AtomicF32; 2]; BANDS],
+    correlation: [[AtomicF32; INTEGRATIONS]; BANDS],
     /// Whether `correlation` holds a reading (both channels above the threshold).
-    correlation_valid: [[AtomicBool; 2]; BANDS],
+    correlation_valid: [[AtomicBool; INTEGRATIONS]; BANDS],
     /// Side/mid energy ratio per integration, dB (−∞ for mono).
-    width_db: [AtomicF32; 2],
+    width_db: [AtomicF32; INTEGRATIONS],
     /// Width per integration, percent (0 = mono, 100 = side as loud as mid, 200 = anti-phase).
-    width_percent: [AtomicF32; 2],
+    width_percent: [AtomicF32; INTEGRATIONS],
     /// L/R energy ratio per integration, dB (positive = left louder).
-    balance_db: [AtomicF32; 2],
+    balance_db: [AtomicF32; INTEGRATIONS],
     /// Whether width and balance hold readings (signal above the threshold).
-    level_valid: [AtomicBool; 2],
+    level_valid: [AtomicBool; INTEGRATIONS],
 }
 
 /// Loads a reading that is only meaningful when its flag is set.
@@ -487,9 +497,12 @@ pub struct StereoMeter {
     /// Samples in the current sub-block.
     phase: usize,
     /// Integrated mean squares / cross products per integration and band.
-    integrated: [[BandSums; BANDS]; 2],
-    /// Per-sub-block decay `exp(−M/(τ·fs))` per integration.
-    decay: [f64; 2],
+    integrated: [[BandSums; BANDS]; INTEGRATIONS],
+    /// Per-sub-block decay `exp(−M/(τ·fs))` per integration (the total's is `(n − 1)/n`, set
+    /// per sub-block).
+    decay: [f64; INTEGRATIONS],
+    /// Sub-blocks integrated since reset (for [`Integration::Total`]).
+    total_blocks: u64,
     /// Sub-blocks between publications.
     publish_interval: usize,
     /// Sub-blocks since the last publication.
@@ -520,8 +533,9 @@ impl StereoMeter {
             high_split: Svf::new(HIGH_CROSSOVER_HZ, FALLBACK_SAMPLE_RATE_HZ),
             accumulator: [[0.0; 3]; BANDS],
             phase: 0,
-            integrated: [[[0.0; 3]; BANDS]; 2],
-            decay: [0.0; 2],
+            integrated: [[[0.0; 3]; BANDS]; INTEGRATIONS],
+            decay: [0.0; INTEGRATIONS],
+            total_blocks: 0,
             publish_interval: 1,
             since_publish: 0,
             scope_enabled: false,
@@ -558,7 +572,8 @@ impl StereoMeter {
         self.high_split.reset();
         self.accumulator = [[0.0; 3]; BANDS];
         self.phase = 0;
-        self.integrated = [[[0.0; 3]; BANDS]; 2];
+        self.integrated = [[[0.0; 3]; BANDS]; INTEGRATIONS];
+        self.total_blocks = 0;
         self.since_publish = 0;
         self.scope_phase = 0;
         self.publish();
@@ -666,6 +681,14 @@ impl StereoMeter {
         let finite = self.low_split.snap() & self.high_split.snap();
         if finite && sums.iter().flatten().all(|s| s.is_finite()) {
             let scale = 1.0 / SUB_BLOCK_SAMPLES as f64;
+            // The total skips silent sub-blocks, so pauses do not dilute it.
+            let silent = (sums[0][0] + sums[0][1]) * scale < ENERGY_SNAP;
+            self.decay[Integration::Total.index()] = if silent {
+                1.0
+            } else {
+                self.total_blocks += 1;
+                (self.total_blocks - 1) as f64 / self.total_blocks as f64
+            };
             for (integrated, &decay) in self.integrated.iter_mut().zip(&self.decay) {
                 for (band, block) in integrated.iter_mut().zip(&sums) {
                     for (value, &sum) in band.iter_mut().zip(block) {
@@ -690,7 +713,7 @@ impl StereoMeter {
     /// Stores the current readings in the view (relaxed atomic stores).
     fn publish(&self) {
         let view = &self.view;
-        for integration in Integration::ALL {
+        for integration in Integration::EVERY {
             let i = integration.index();
             for band in CorrelationBand::ALL {
                 let b = band.index();
@@ -809,6 +832,34 @@ mod tests {
         assert!(meter.bass_out_of_phase());
         assert_eq!(meter.width_db(Integration::Slow), Some(f64::INFINITY));
         assert_eq!(meter.width_percent(Integration::Slow), Some(200.0));
+    }
+
+    #[test]
+    fn total_integration_weighs_everything_since_reset_equally() {
+        // 4 s in phase, then 4 s inverted: the exponential readings end near −1, the total at 0.
+        let mut meter = StereoMeter::new(48_000.0);
+        let view = meter.view();
+        let mut noise = Noise(9);
+        let first = noise.block(4 * 48_000, 0.5);
+        let second = noise.block(4 * 48_000, 0.5);
+        let inverted: Vec<f32> = second.iter().map(|x| -x).collect();
+        feed(&mut meter, &first, &first, 512);
+        feed(&mut meter, &second, &inverted, 333);
+        let total = meter.correlation(CorrelationBand::Full, Integration::Total).expect("signal");
+        let slow = meter.correlation(CorrelationBand::Full, Integration::Slow).expect("signal");
+        assert!(total.abs() < 0.05 && slow < -0.5, "total {total}, slow {slow}");
+        let published = view.correlation(CorrelationBand::Full, Integration::Total).expect("published");
+        assert!((f64::from(published) - total).abs() < 0.01, "{published} vs {total}");
+        // Left at half level for the second half: total balance = 10·log10(2·0.25 / (0.25 + 0.25·0.25)).
+        let mut meter = StereoMeter::new(48_000.0);
+        let half: Vec<f32> = second.iter().map(|x| 0.5 * x).collect();
+        feed(&mut meter, &first, &first, 512);
+        feed(&mut meter, &half, &second, 512);
+        let balance = meter.balance_db(Integration::Total).expect("signal");
+        let expected = 10.0 * (1.25f64 / 2.0).log10();
+        assert!((balance - expected).abs() < 0.05, "{balance} vs {expected}");
+        meter.reset();
+        assert_eq!(meter.correlation(CorrelationBand::Full, Integration::Total), None);
     }
 
     #[test]

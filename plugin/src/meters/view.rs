@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
+use super::inspector::MAX_POSITIONS;
 use super::MeterSet;
 
 /// Channels a meter point shows.
@@ -49,6 +50,16 @@ pub struct MeterPointView {
     max_short_term_position_s: AtomicF64,
     /// Where the highest true peak (any channel) occurred, seconds since reset.
     true_peak_position_s: AtomicF64,
+    /// Lowest PSR of the loud passages since reset ([`MeterSet::loud_psr_db`]), dB.
+    loud_psr_db: AtomicF32,
+    /// Clipped runs since reset ([`super::inspector`]).
+    clipped_runs: AtomicU64,
+    /// Flat-top runs since reset.
+    flat_top_runs: AtomicU64,
+    /// Where the first clipped runs start, seconds since reset (NaN: none).
+    clip_positions_s: [AtomicF64; MAX_POSITIONS],
+    /// DC offset per channel since reset, dBFS (−∞ for none).
+    dc_offset_dbfs: [AtomicF32; VIEW_CHANNELS],
 }
 
 impl Default for MeterPointView {
@@ -71,6 +82,11 @@ impl Default for MeterPointView {
             max_momentary_position_s: AtomicF64::new(f64::NAN),
             max_short_term_position_s: AtomicF64::new(f64::NAN),
             true_peak_position_s: AtomicF64::new(f64::NAN),
+            loud_psr_db: none(),
+            clipped_runs: AtomicU64::new(0),
+            flat_top_runs: AtomicU64::new(0),
+            clip_positions_s: std::array::from_fn(|_| AtomicF64::new(f64::NAN)),
+            dc_offset_dbfs: std::array::from_fn(|_| none()),
         }
     }
 }
@@ -140,6 +156,44 @@ impl MeterPointView {
         store_seconds(&self.max_momentary_position_s, loudness.max_momentary_position_samples(), rate);
         store_seconds(&self.max_short_term_position_s, loudness.max_short_term_position_samples(), rate);
         store_seconds(&self.true_peak_position_s, loudest.and_then(|(_, position)| position), rate);
+        store(&self.loud_psr_db, meters.loud_psr_db());
+        let inspector = &meters.inspector;
+        self.clipped_runs.store(inspector.clipped_runs(), Ordering::Relaxed);
+        self.flat_top_runs.store(inspector.flat_top_runs(), Ordering::Relaxed);
+        let positions = inspector.clip_positions();
+        for (index, cell) in self.clip_positions_s.iter().enumerate() {
+            store_seconds(cell, positions.get(index).copied(), rate);
+        }
+        for (channel, cell) in self.dc_offset_dbfs.iter().enumerate() {
+            store(cell, inspector.dc_offset(channel).map(|dc| super::amplitude_to_db(dc.abs())));
+        }
+    }
+
+    /// Lowest PSR of the loud passages since reset, dB ([`MeterSet::loud_psr_db`]).
+    pub fn loud_psr_db(&self) -> Option<f32> {
+        load(&self.loud_psr_db)
+    }
+
+    /// Clipped runs since reset (≥ 3 samples at −0.1 dBFS or above), all channels.
+    pub fn clipped_runs(&self) -> u64 {
+        self.clipped_runs.load(Ordering::Relaxed)
+    }
+
+    /// Flat-top runs since reset (≥ 3 identical samples at −20 dBFS or above), all channels.
+    pub fn flat_top_runs(&self) -> u64 {
+        self.flat_top_runs.load(Ordering::Relaxed)
+    }
+
+    /// Where the first clipped runs start, seconds since reset (at most
+    /// [`MAX_POSITIONS`]), in order.
+    pub fn clip_positions_s(&self) -> impl Iterator<Item = f64> + '_ {
+        self.clip_positions_s.iter().map_while(load_seconds)
+    }
+
+    /// DC offset of `channel` since reset, dBFS (−∞ for none); `None` before audio or for a
+    /// missing channel.
+    pub fn dc_offset_dbfs(&self, channel: usize) -> Option<f32> {
+        self.dc_offset_dbfs.get(channel).and_then(load)
     }
 
     /// Momentary loudness in LUFS; `None` before 400 ms of audio, −∞ for silence.

@@ -60,6 +60,8 @@ pub enum TurnUp {
     Limiter,
     /// Normalised both ways; the ceiling is the maximum permitted true peak (`full`, broadcast).
     Full,
+    /// No playback normalisation at all (`off`, e.g. CD): no target, gain 0.
+    Off,
 }
 
 impl TurnUp {
@@ -70,19 +72,25 @@ impl TurnUp {
             TurnUp::PeakLimited => "peak_limited",
             TurnUp::Limiter => "limiter",
             TurnUp::Full => "full",
+            TurnUp::Off => "off",
         }
     }
 
     /// Parses the table's spelling.
     pub fn parse(text: &str) -> Option<Self> {
-        [TurnUp::Never, TurnUp::PeakLimited, TurnUp::Limiter, TurnUp::Full]
+        [TurnUp::Never, TurnUp::PeakLimited, TurnUp::Limiter, TurnUp::Full, TurnUp::Off]
             .into_iter()
             .find(|rule| rule.as_str() == text)
     }
 
-    /// Whether the rule needs a peak ceiling (every rule but [`TurnUp::Never`]).
+    /// Whether the rule needs a peak ceiling (every rule but [`TurnUp::Never`] and [`TurnUp::Off`]).
     pub fn has_ceiling(self) -> bool {
-        self != TurnUp::Never
+        !matches!(self, TurnUp::Never | TurnUp::Off)
+    }
+
+    /// Whether the rule has a playback target loudness (every rule but [`TurnUp::Off`]).
+    pub fn has_target(self) -> bool {
+        self != TurnUp::Off
     }
 }
 
@@ -228,8 +236,9 @@ pub struct Platform {
     /// Display name.
     pub name: String,
     /// Playback (reference) loudness, LUFS integrated, within
-    /// [`MIN_TARGET_LUFS`]..=[`MAX_TARGET_LUFS`].
-    pub target_lufs: f32,
+    /// [`MIN_TARGET_LUFS`]..=[`MAX_TARGET_LUFS`]; `None` exactly when `turn_up` is
+    /// [`TurnUp::Off`] (no normalisation).
+    pub target_lufs: Option<f32>,
     /// What happens to masters quieter than the target.
     pub turn_up: TurnUp,
     /// The peak rule of [`Self::turn_up`], dBTP: turn-up ceiling, limiter threshold or maximum
@@ -245,6 +254,181 @@ pub struct Platform {
     pub source_kind: SourceKind,
     /// Caveats, disagreements between sources, assumptions (may be empty).
     pub note: String,
+    /// What a delivered master must (or should) meet for this platform: the delivery checks'
+    /// thresholds and the format. Defaults when the table has no delivery columns.
+    pub delivery: Delivery,
+}
+
+/// How binding a platform's delivery loudness is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeliveryKind {
+    /// A specification the file must meet: outside the tolerance fails (`required`, broadcast).
+    Required,
+    /// The platform or standard advises it: outside the tolerance warns (`recommended`).
+    Recommended,
+    /// Only the playback reference is known: report the gain the platform will apply
+    /// (`reference`).
+    Reference,
+    /// No loudness target: peak and format checks only (`none`).
+    #[default]
+    None,
+}
+
+impl DeliveryKind {
+    /// The table's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Required => "required",
+            DeliveryKind::Recommended => "recommended",
+            DeliveryKind::Reference => "reference",
+            DeliveryKind::None => "none",
+        }
+    }
+
+    /// Parses the table's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Required, Self::Recommended, Self::Reference, Self::None]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Channel layouts a platform accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeliveryChannels {
+    /// Two channels (`stereo`).
+    #[default]
+    Stereo,
+    /// One channel (`mono`).
+    Mono,
+    /// Either (`mono_or_stereo`).
+    MonoOrStereo,
+}
+
+impl DeliveryChannels {
+    /// The table's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stereo => "stereo",
+            Self::Mono => "mono",
+            Self::MonoOrStereo => "mono_or_stereo",
+        }
+    }
+
+    /// Parses the table's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Stereo, Self::Mono, Self::MonoOrStereo].into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// Whether a file with `channels` channels fits.
+    pub fn accepts(self, channels: usize) -> bool {
+        match self {
+            Self::Stereo => channels == 2,
+            Self::Mono => channels == 1,
+            Self::MonoOrStereo => channels == 1 || channels == 2,
+        }
+    }
+}
+
+/// When the delivery needs dither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DitherRule {
+    /// Only when the export word length is shorter than the processing word length
+    /// (`when_reducing`).
+    #[default]
+    WhenReducing,
+    /// Always: the format is always a reduction, e.g. CD's 16 bits (`required`).
+    Required,
+}
+
+impl DitherRule {
+    /// The table's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WhenReducing => "when_reducing",
+            Self::Required => "required",
+        }
+    }
+
+    /// Parses the table's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::WhenReducing, Self::Required].into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// A platform's delivery specification (the `delivery_*` and format columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// How binding [`Self::loudness_lufs`] is.
+    pub kind: DeliveryKind,
+    /// Integrated loudness the delivered file should have, LUFS (`None`: no loudness target).
+    pub loudness_lufs: Option<f32>,
+    /// ± tolerance on [`Self::loudness_lufs`], LU (`None`: none published).
+    pub tolerance_lu: Option<f32>,
+    /// Maximum true peak of the delivered file, dBTP.
+    pub true_peak_dbtp: f32,
+    /// If the file is louder than this (LUFS) …
+    pub loud_above_lufs: Option<f32>,
+    /// … its true peak must stay below this instead, dBTP (Spotify's −2 dBTP rule).
+    pub loud_true_peak_dbtp: Option<f32>,
+    /// Accepted sample rates, Hz (empty: any rate).
+    pub sample_rates_hz: Vec<u32>,
+    /// Default export rate, Hz (`None`: keep the session rate).
+    pub preferred_rate_hz: Option<u32>,
+    /// Smallest accepted PCM word length, bits.
+    pub min_bits: u32,
+    /// Default export word length, bits.
+    pub preferred_bits: u32,
+    /// Accepted containers (`wav`, `flac`, `aiff`, `mp3`, `aac`, `ddp`).
+    pub formats: Vec<String>,
+    /// Accepted channel layouts.
+    pub channels: DeliveryChannels,
+    /// When dither is needed.
+    pub dither: DitherRule,
+    /// Where the delivery numbers come from (separated by ` ; `).
+    pub source: String,
+    /// How authoritative that source is.
+    pub source_kind: SourceKind,
+    /// Caveats for the delivery columns.
+    pub note: String,
+}
+
+impl Default for Delivery {
+    /// No loudness target, −1 dBTP (the common codec-input ceiling, AES TD1008), 16 bits or more
+    /// at any rate, stereo WAV/FLAC.
+    fn default() -> Self {
+        Self {
+            kind: DeliveryKind::None,
+            loudness_lufs: None,
+            tolerance_lu: None,
+            true_peak_dbtp: -1.0,
+            loud_above_lufs: None,
+            loud_true_peak_dbtp: None,
+            sample_rates_hz: Vec::new(),
+            preferred_rate_hz: None,
+            min_bits: 16,
+            preferred_bits: 24,
+            formats: vec!["wav".to_owned(), "flac".to_owned()],
+            channels: DeliveryChannels::Stereo,
+            dither: DitherRule::WhenReducing,
+            source: String::new(),
+            source_kind: SourceKind::ThirdParty,
+            note: String::new(),
+        }
+    }
+}
+
+impl Delivery {
+    /// The true-peak ceiling that applies to a master of integrated loudness `integrated_lufs`:
+    /// the loud-master rule where it applies, else [`Self::true_peak_dbtp`].
+    pub fn ceiling_for_dbtp(&self, integrated_lufs: Option<f32>) -> f32 {
+        match (self.loud_above_lufs, self.loud_true_peak_dbtp, integrated_lufs) {
+            (Some(above), Some(ceiling), Some(loudness)) if loudness > above => {
+                ceiling.min(self.true_peak_dbtp)
+            }
+            _ => self.true_peak_dbtp,
+        }
+    }
 }
 
 /// Why a table did not parse.
@@ -299,6 +483,15 @@ pub enum ParseErrorKind {
     MissingCeiling,
     /// `peak_ceiling_dbtp` is given although `turn_up` is `never` (it would be ignored).
     UnusedCeiling,
+    /// `target_lufs` is given although `turn_up` is `off` (it would be ignored).
+    UnusedTarget,
+    /// A delivery column holds a value it does not know.
+    Delivery {
+        /// Column name.
+        column: &'static str,
+        /// The field as written.
+        value: String,
+    },
 }
 
 /// A table parse error: what went wrong and on which line (1-based, counting every line).
@@ -328,7 +521,7 @@ impl fmt::Display for ParseError {
             ParseErrorKind::Number { column, value } => write!(f, "`{column}` = `{value}` is not a number"),
             ParseErrorKind::OutOfRange { column, value } => write!(f, "`{column}` = {value} is out of range"),
             ParseErrorKind::TurnUp(value) => {
-                write!(f, "turn_up `{value}` is not never, peak_limited, limiter or full")
+                write!(f, "turn_up `{value}` is not never, peak_limited, limiter, full or off")
             }
             ParseErrorKind::Mode(value) => {
                 write!(f, "mode `{value}` is not track, album, context, programme or unknown")
@@ -341,8 +534,10 @@ impl fmt::Display for ParseError {
             ParseErrorKind::DuplicateId(value) => write!(f, "id `{value}` is used twice"),
             ParseErrorKind::MissingCeiling => write!(f, "peak_ceiling_dbtp is required by this turn_up rule"),
             ParseErrorKind::UnusedCeiling => {
-                write!(f, "peak_ceiling_dbtp must be empty when turn_up is never")
+                write!(f, "peak_ceiling_dbtp must be empty when turn_up is never or off")
             }
+            ParseErrorKind::UnusedTarget => write!(f, "target_lufs must be empty when turn_up is off"),
+            ParseErrorKind::Delivery { column, value } => write!(f, "`{column}` = `{value}` is not valid"),
         }
     }
 }
@@ -361,6 +556,26 @@ const COLUMNS: [&str; 10] = [
     "source",
     "source_kind",
     "note",
+];
+
+/// Optional delivery columns (a table without them gets [`Delivery::default`]).
+const DELIVERY_COLUMNS: [&str; 16] = [
+    "delivery_kind",
+    "delivery_lufs",
+    "delivery_tol_lu",
+    "delivery_tp_dbtp",
+    "loud_above_lufs",
+    "loud_tp_dbtp",
+    "sample_rates_hz",
+    "preferred_rate_hz",
+    "min_bits",
+    "preferred_bits",
+    "formats",
+    "channels",
+    "dither",
+    "delivery_source",
+    "delivery_source_kind",
+    "delivery_note",
 ];
 
 /// Parses a platform table (format in the module documentation). Rows keep the table's order.
@@ -384,7 +599,7 @@ pub fn parse_platforms(text: &str) -> Result<Vec<Platform>, ParseError> {
                 kind: ParseErrorKind::FieldCount { expected: names.len(), found: fields.len() },
             });
         }
-        let platform = parse_row(&fields, columns).map_err(|kind| ParseError { line, kind })?;
+        let platform = parse_row(&fields, names, columns).map_err(|kind| ParseError { line, kind })?;
         if platforms.iter().any(|earlier| earlier.id == platform.id) {
             return Err(ParseError { line, kind: ParseErrorKind::DuplicateId(platform.id) });
         }
@@ -453,7 +668,11 @@ fn parse_header(names: Vec<String>) -> Result<(Vec<String>, [usize; COLUMNS.len(
 }
 
 /// Builds one platform from a row whose field count matches the header.
-fn parse_row(fields: &[String], columns: &[usize; COLUMNS.len()]) -> Result<Platform, ParseErrorKind> {
+fn parse_row(
+    fields: &[String],
+    names: &[String],
+    columns: &[usize; COLUMNS.len()],
+) -> Result<Platform, ParseErrorKind> {
     let field = |column: &'static str| -> &str {
         COLUMNS
             .iter()
@@ -490,10 +709,16 @@ fn parse_row(fields: &[String], columns: &[usize; COLUMNS.len()]) -> Result<Plat
         return Err(ParseErrorKind::Id(id.to_owned()));
     }
     let name = required("name")?;
-    let target_lufs = number("target_lufs", required("target_lufs")?, MIN_TARGET_LUFS..=MAX_TARGET_LUFS)?;
     let turn_up_text = required("turn_up")?;
     let turn_up =
         TurnUp::parse(turn_up_text).ok_or_else(|| ParseErrorKind::TurnUp(turn_up_text.to_owned()))?;
+    let target_lufs = if turn_up.has_target() {
+        Some(number("target_lufs", required("target_lufs")?, MIN_TARGET_LUFS..=MAX_TARGET_LUFS)?)
+    } else if field("target_lufs").is_empty() {
+        None
+    } else {
+        return Err(ParseErrorKind::UnusedTarget);
+    };
     let ceiling_text = field("peak_ceiling_dbtp");
     let peak_ceiling_dbtp = match (turn_up.has_ceiling(), ceiling_text.is_empty()) {
         (true, true) => return Err(ParseErrorKind::MissingCeiling),
@@ -512,6 +737,7 @@ fn parse_row(fields: &[String], columns: &[usize; COLUMNS.len()]) -> Result<Plat
     let kind_text = required("source_kind")?;
     let source_kind =
         SourceKind::parse(kind_text).ok_or_else(|| ParseErrorKind::SourceKind(kind_text.to_owned()))?;
+    let delivery = parse_delivery(fields, names)?;
     Ok(Platform {
         id: id.to_owned(),
         name: name.to_owned(),
@@ -523,6 +749,104 @@ fn parse_row(fields: &[String], columns: &[usize; COLUMNS.len()]) -> Result<Plat
         source: source.to_owned(),
         source_kind,
         note: field("note").to_owned(),
+        delivery,
+    })
+}
+
+/// Reads the optional delivery columns of one row; a column the header lacks keeps its default.
+fn parse_delivery(fields: &[String], names: &[String]) -> Result<Delivery, ParseErrorKind> {
+    let field = |column: &'static str| -> Option<&str> {
+        debug_assert!(DELIVERY_COLUMNS.contains(&column));
+        names.iter().position(|name| name == column).and_then(|index| fields.get(index)).map(String::as_str)
+    };
+    let bad =
+        |column: &'static str, value: &str| ParseErrorKind::Delivery { column, value: value.to_owned() };
+    let number =
+        |column: &'static str, range: std::ops::RangeInclusive<f32>| -> Result<Option<f32>, ParseErrorKind> {
+            match field(column) {
+                None | Some("") => Ok(None),
+                Some(text) => {
+                    let value: f32 =
+                        text.parse().ok().filter(|x: &f32| x.is_finite()).ok_or_else(|| bad(column, text))?;
+                    if range.contains(&value) {
+                        Ok(Some(value))
+                    } else {
+                        Err(ParseErrorKind::OutOfRange { column, value })
+                    }
+                }
+            }
+        };
+    let integer = |column: &'static str, text: &str, range: std::ops::RangeInclusive<u32>| {
+        text.parse::<u32>().ok().filter(|v| range.contains(v)).ok_or_else(|| bad(column, text))
+    };
+    let defaults = Delivery::default();
+    let kind = match field("delivery_kind") {
+        None | Some("") => defaults.kind,
+        Some(text) => DeliveryKind::parse(text).ok_or_else(|| bad("delivery_kind", text))?,
+    };
+    let loudness_lufs = number("delivery_lufs", MIN_TARGET_LUFS..=MAX_TARGET_LUFS)?;
+    if loudness_lufs.is_none() && matches!(kind, DeliveryKind::Required | DeliveryKind::Recommended) {
+        return Err(ParseErrorKind::Empty("delivery_lufs"));
+    }
+    let rates = |column: &'static str| -> Result<Vec<u32>, ParseErrorKind> {
+        field(column)
+            .unwrap_or("")
+            .split_whitespace()
+            .map(|text| integer(column, text, 8_000..=768_000))
+            .collect()
+    };
+    let preferred_rate_hz = match field("preferred_rate_hz") {
+        None | Some("") => None,
+        Some(text) => Some(integer("preferred_rate_hz", text, 8_000..=768_000)?),
+    };
+    let bits = |column: &'static str, default: u32| match field(column) {
+        None | Some("") => Ok(default),
+        Some(text) => integer(column, text, 8..=32),
+    };
+    let formats: Vec<String> = match field("formats") {
+        None | Some("") => defaults.formats.clone(),
+        Some(text) => {
+            let known = ["wav", "flac", "aiff", "mp3", "aac", "ddp"];
+            text.split_whitespace()
+                .map(|f| if known.contains(&f) { Ok(f.to_owned()) } else { Err(bad("formats", f)) })
+                .collect::<Result<_, _>>()?
+        }
+    };
+    let channels = match field("channels") {
+        None | Some("") => defaults.channels,
+        Some(text) => DeliveryChannels::parse(text).ok_or_else(|| bad("channels", text))?,
+    };
+    let dither = match field("dither") {
+        None | Some("") => defaults.dither,
+        Some(text) => DitherRule::parse(text).ok_or_else(|| bad("dither", text))?,
+    };
+    let source_kind = match field("delivery_source_kind") {
+        None | Some("") => defaults.source_kind,
+        Some(text) => SourceKind::parse(text).ok_or_else(|| bad("delivery_source_kind", text))?,
+    };
+    let min_bits = bits("min_bits", defaults.min_bits)?;
+    let preferred_bits = bits("preferred_bits", defaults.preferred_bits)?;
+    if preferred_bits < min_bits {
+        return Err(bad("preferred_bits", &preferred_bits.to_string()));
+    }
+    Ok(Delivery {
+        kind,
+        loudness_lufs,
+        tolerance_lu: number("delivery_tol_lu", 0.0..=10.0)?,
+        true_peak_dbtp: number("delivery_tp_dbtp", MIN_CEILING_DBTP..=MAX_CEILING_DBTP)?
+            .unwrap_or(defaults.true_peak_dbtp),
+        loud_above_lufs: number("loud_above_lufs", MIN_TARGET_LUFS..=MAX_TARGET_LUFS)?,
+        loud_true_peak_dbtp: number("loud_tp_dbtp", MIN_CEILING_DBTP..=MAX_CEILING_DBTP)?,
+        sample_rates_hz: rates("sample_rates_hz")?,
+        preferred_rate_hz,
+        min_bits,
+        preferred_bits,
+        formats,
+        channels,
+        dither,
+        source: field("delivery_source").unwrap_or("").to_owned(),
+        source_kind,
+        note: field("delivery_note").unwrap_or("").to_owned(),
     })
 }
 
@@ -590,13 +914,18 @@ pub fn playback_gain(platform: &Platform, integrated_lufs: f32, true_peak_dbtp: 
     if !integrated_lufs.is_finite() || !true_peak_dbtp.is_finite() {
         return PlaybackGain::unmeasured(integrated_lufs, true_peak_dbtp);
     }
-    let to_target = platform.target_lufs - integrated_lufs;
+    let Some(target_lufs) = platform.target_lufs else {
+        // No normalisation (CD): the master plays as it is.
+        return PlaybackGain { measured: true, ..PlaybackGain::unmeasured(integrated_lufs, true_peak_dbtp) };
+    };
+    let to_target = target_lufs - integrated_lufs;
     // A missing ceiling on a rule that needs one cannot come from the parser; 0 dBTP is the
     // physical limit, used only if a hand-built `Platform` leaves it out.
     let ceiling = platform.peak_ceiling_dbtp.unwrap_or(0.0);
     let mut limited_by_peak = false;
     let gain_db = match platform.turn_up {
         TurnUp::Never => to_target.min(0.0),
+        TurnUp::Off => 0.0,
         TurnUp::PeakLimited => {
             if to_target <= 0.0 {
                 to_target
@@ -642,7 +971,7 @@ mod tests {
         Platform {
             id: "test".into(),
             name: "Test".into(),
-            target_lufs,
+            target_lufs: Some(target_lufs),
             turn_up,
             peak_ceiling_dbtp: ceiling,
             mode: Mode::Track,
@@ -650,6 +979,7 @@ mod tests {
             source: "hand-written".into(),
             source_kind: SourceKind::Standard,
             note: String::new(),
+            delivery: Delivery::default(),
         }
     }
 
@@ -685,7 +1015,19 @@ mod tests {
         for (i, p) in table.iter().enumerate() {
             assert!(table.iter().skip(i + 1).all(|other| other.id != p.id), "duplicate id {}", p.id);
             assert!(p.id.is_ascii() && !p.id.is_empty());
-            assert!((-30.0..=-5.0).contains(&p.target_lufs), "{}: target {}", p.id, p.target_lufs);
+            assert_eq!(p.target_lufs.is_some(), p.turn_up.has_target(), "{}", p.id);
+            if let Some(target) = p.target_lufs {
+                assert!((-30.0..=-5.0).contains(&target), "{}: target {target}", p.id);
+            }
+            // Every row carries its delivery specification, sourced.
+            let d = &p.delivery;
+            assert!(!d.source.trim().is_empty(), "{}: no delivery source", p.id);
+            assert!((-10.0..=0.0).contains(&d.true_peak_dbtp), "{}", p.id);
+            assert!(d.min_bits <= d.preferred_bits && d.min_bits >= 16, "{}", p.id);
+            assert!(!d.formats.is_empty(), "{}", p.id);
+            if let Some(rate) = d.preferred_rate_hz {
+                assert!(d.sample_rates_hz.is_empty() || d.sample_rates_hz.contains(&rate), "{}", p.id);
+            }
             assert!(!p.source.trim().is_empty(), "{}: no source", p.id);
             assert!(p.checked.year >= 2024, "{}: checked {}", p.id, p.checked);
             assert_eq!(p.peak_ceiling_dbtp.is_some(), p.turn_up.has_ceiling(), "{}", p.id);
@@ -701,9 +1043,10 @@ mod tests {
         );
         for p in &table {
             let ceiling = p.peak_ceiling_dbtp.map_or("-".to_owned(), |c| format!("{c:.1}"));
+            let target = p.target_lufs.map_or("-".to_owned(), |t| format!("{t:.1}"));
             println!(
-                "{:<14} {:<26} {:>7.1} {:<13} {:>8} {:<10} {:<10} {:<11}",
-                p.id, p.name, p.target_lufs, p.turn_up, ceiling, p.mode, p.checked, p.source_kind
+                "{:<14} {:<26} {:>7} {:<13} {:>8} {:<10} {:<10} {:<11}",
+                p.id, p.name, target, p.turn_up, ceiling, p.mode, p.checked, p.source_kind
             );
         }
     }
@@ -711,17 +1054,17 @@ mod tests {
     #[test]
     fn lookup_by_id() {
         let spotify = platform("spotify").expect("spotify");
-        assert_eq!(spotify.target_lufs, -14.0);
+        assert_eq!(spotify.target_lufs, Some(-14.0));
         assert_eq!(spotify.turn_up, TurnUp::PeakLimited);
         assert_eq!(spotify.peak_ceiling_dbtp, Some(-1.0));
         assert_eq!(platform("spotify_loud").map(|p| p.turn_up), Some(TurnUp::Limiter));
         assert_eq!(
             platform("ebu_r128").map(|p| (p.target_lufs, p.peak_ceiling_dbtp)),
-            Some((-23.0, Some(-1.0)))
+            Some((Some(-23.0), Some(-1.0)))
         );
         assert_eq!(
             platform("atsc_a85").map(|p| (p.target_lufs, p.peak_ceiling_dbtp)),
-            Some((-24.0, Some(-2.0)))
+            Some((Some(-24.0), Some(-2.0)))
         );
         assert!(platform("nope").is_none());
         assert!(platform("").is_none());
@@ -853,7 +1196,13 @@ mod tests {
         }
         // A loud master: −8 LUFS, −0.2 dBTP: everyone turns it down to the target.
         for (p, gain) in penalty_table(-8.0, -0.2) {
-            assert_close(gain.gain_db, p.target_lufs + 8.0);
+            assert_close(gain.gain_db, p.target_lufs.map_or(0.0, |target| target + 8.0));
+        }
+        // CD: no normalisation at all, whatever the master.
+        let cd = platform("cd").expect("cd");
+        for (loudness, peak) in [(-8.0, -0.2), (-30.0, -12.0)] {
+            let g = playback_gain(cd, loudness, peak);
+            assert!(g.measured && g.gain_db == 0.0 && !g.exceeds_peak_ceiling && !g.limiter_engaged);
         }
     }
 
@@ -915,7 +1264,7 @@ mod tests {
         let a = &table[0];
         assert_eq!(a.id, "a_1");
         assert_eq!(a.name, "Name, with comma");
-        assert_eq!(a.target_lufs, -14.5);
+        assert_eq!(a.target_lufs, Some(-14.5));
         assert_eq!(a.peak_ceiling_dbtp, None);
         assert_eq!(a.checked, IsoDate { year: 2024, month: 2, day: 29 });
         assert_eq!(a.source, "http://x, y");
@@ -1010,5 +1359,94 @@ mod tests {
         ] {
             assert_eq!(IsoDate::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn delivery_columns_parse_with_their_rules() {
+        let spotify = &platform("spotify").expect("spotify").delivery;
+        assert_eq!(spotify.kind, DeliveryKind::Recommended);
+        assert_eq!((spotify.loudness_lufs, spotify.true_peak_dbtp), (Some(-14.0), -1.0));
+        // Spotify's loud-master rule: −2 dBTP above −14 LUFS, −1 otherwise.
+        assert_eq!(spotify.ceiling_for_dbtp(Some(-9.0)), -2.0);
+        assert_eq!(spotify.ceiling_for_dbtp(Some(-14.0)), -1.0);
+        assert_eq!(spotify.ceiling_for_dbtp(None), -1.0);
+        let ebu = &platform("ebu_r128").expect("ebu").delivery;
+        assert_eq!(
+            (ebu.kind, ebu.loudness_lufs, ebu.tolerance_lu),
+            (DeliveryKind::Required, Some(-23.0), Some(1.0))
+        );
+        assert_eq!(ebu.sample_rates_hz, vec![48_000]);
+        let cd = platform("cd").expect("cd");
+        assert_eq!((cd.turn_up, cd.target_lufs, cd.peak_ceiling_dbtp), (TurnUp::Off, None, None));
+        let d = &cd.delivery;
+        assert_eq!(
+            (d.kind, d.min_bits, d.preferred_bits, d.dither),
+            (DeliveryKind::None, 16, 16, DitherRule::Required)
+        );
+        assert_eq!((d.sample_rates_hz.as_slice(), d.channels), (&[44_100][..], DeliveryChannels::Stereo));
+        let podcast = &platform("apple_podcasts").expect("podcast").delivery;
+        assert_eq!((podcast.loudness_lufs, podcast.tolerance_lu), (Some(-16.0), Some(1.0)));
+        assert_eq!(platform("podcast_mono").expect("mono").delivery.channels, DeliveryChannels::Mono);
+        assert!(DeliveryChannels::MonoOrStereo.accepts(1) && !DeliveryChannels::Stereo.accepts(1));
+
+        // A table without delivery columns gets the defaults.
+        let plain =
+            parse_platforms(&format!("{HEADER}\nx,X,-14,never,,track,2026-11-22,src,official,\n")).unwrap();
+        assert_eq!(plain[0].delivery, Delivery::default());
+        // `off` wants no target; other rules need one.
+        let off = "x,X,,off,,unknown,2026-11-22,src,standard,";
+        assert_eq!(parse_platforms(&format!("{HEADER}\n{off}\n")).unwrap()[0].target_lufs, None);
+        assert_eq!(
+            parse_error("x,X,-14,off,,unknown,2026-11-22,src,standard,").kind,
+            ParseErrorKind::UnusedTarget
+        );
+        assert_eq!(
+            parse_error("x,X,,never,,unknown,2026-11-22,src,standard,").kind,
+            ParseErrorKind::Empty("target_lufs")
+        );
+        // Malformed delivery fields name their column.
+        let with = |columns: &str, values: &str| {
+            parse_platforms(&format!(
+                "{HEADER},{columns}\nx,X,-14,never,,track,2026-11-22,src,official,,{values}\n"
+            ))
+            .map(|table| table[0].delivery.clone())
+        };
+        let cases = [
+            (
+                "delivery_kind",
+                "must",
+                ParseErrorKind::Delivery { column: "delivery_kind", value: "must".into() },
+            ),
+            ("delivery_kind", "required", ParseErrorKind::Empty("delivery_lufs")),
+            (
+                "sample_rates_hz",
+                "44100 lots",
+                ParseErrorKind::Delivery { column: "sample_rates_hz", value: "lots".into() },
+            ),
+            (
+                "sample_rates_hz",
+                "4",
+                ParseErrorKind::Delivery { column: "sample_rates_hz", value: "4".into() },
+            ),
+            ("min_bits", "64", ParseErrorKind::Delivery { column: "min_bits", value: "64".into() }),
+            ("formats", "wav ogg", ParseErrorKind::Delivery { column: "formats", value: "ogg".into() }),
+            ("channels", "5.1", ParseErrorKind::Delivery { column: "channels", value: "5.1".into() }),
+            ("dither", "never", ParseErrorKind::Delivery { column: "dither", value: "never".into() }),
+            ("delivery_tp_dbtp", "3", ParseErrorKind::OutOfRange { column: "delivery_tp_dbtp", value: 3.0 }),
+        ];
+        for (column, value, kind) in cases {
+            assert_eq!(with(column, value).map_err(|e| e.kind), Err(kind), "{column} = {value}");
+        }
+        let good = with(
+            "delivery_kind,delivery_lufs,delivery_tol_lu,formats,min_bits,preferred_bits",
+            "required,-23,0.5,wav aiff,24,24",
+        )
+        .unwrap();
+        assert_eq!((good.loudness_lufs, good.tolerance_lu, good.min_bits), (Some(-23.0), Some(0.5), 24));
+        assert_eq!(good.formats, vec!["wav".to_owned(), "aiff".to_owned()]);
+        assert_eq!(
+            with("min_bits,preferred_bits", "24,16").map_err(|e| e.kind),
+            Err(ParseErrorKind::Delivery { column: "preferred_bits", value: "16".into() })
+        );
     }
 }

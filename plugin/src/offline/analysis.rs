@@ -10,9 +10,7 @@ use crate::dsp::biquad::{AnalogSection, Biquad, Separate};
 use crate::meters::{amplitude_to_db, MeterSet};
 use crate::reference::analysis::{band_power, spectrum_fft_size, LongTermSpectrum, StereoSums};
 
-/// Centre frequencies of the octave bands of the tonal-balance figures (IEC 61260 nominal), Hz.
-pub const OCTAVE_CENTRES_HZ: [f64; 10] =
-    [31.5, 63.0, 125.0, 250.0, 500.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0, 16_000.0];
+pub use crate::delivery::OCTAVE_CENTRES_HZ;
 
 /// Upper edge of the low band of [`Analysis::low_band_correlation`], Hz (the plugin's stereo
 /// meter uses the same split).
@@ -95,6 +93,22 @@ pub struct Analysis {
     /// Separate over events (overs closer than the meter's gap belong to one event), summed
     /// over the channels.
     pub over_events: u64,
+    /// Clipped runs: at least 3 consecutive samples at −0.1 dBFS or above on one rail
+    /// ([`crate::meters::inspector`]).
+    pub clipped_runs: u64,
+    /// Where the first clipped runs start, seconds (at most 8).
+    pub clip_positions_s: Vec<f64>,
+    /// Flat-top runs: at least 3 identical samples at −20 dBFS or above.
+    pub flat_top_runs: u64,
+    /// L/R balance `10·log10(Σl²/Σr²)`, dB (positive = left louder; ±∞ with one channel silent);
+    /// `None` for mono or silence.
+    pub balance_db: Option<f64>,
+    /// Silence (every sample at or below −60 dBFS) before the first sound, s.
+    pub leading_silence_s: f64,
+    /// Silence after the last sound, s.
+    pub trailing_silence_s: f64,
+    /// Level of the last ~10 ms (channel powers summed), dBFS; −∞ for a silent end.
+    pub end_level_dbfs: f64,
     /// Duration, seconds.
     pub duration_s: f64,
     /// Sample rate, Hz.
@@ -119,7 +133,6 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
     let mut meters = MeterSet::new(sample_rate_hz, channel_count.max(1));
     meters.true_peak.set_over_threshold_dbtp(OVER_THRESHOLD_DBTP);
     let mut curve = LoudnessCurve::default();
-    let mut psr_by_hop: Vec<(f64, f64)> = Vec::new();
     // Less than one 100 ms hop per call, so every hop of the curve is seen.
     let chunk = ((sample_rate_hz / 20.0) as usize).max(1);
     let mut clean: Vec<Vec<f32>> = vec![vec![0.0; chunk]; channel_count];
@@ -140,9 +153,6 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
             let reading = |value: Option<f64>| value.filter(|v| v.is_finite()).map_or(f32::NAN, |v| v as f32);
             curve.momentary_lufs.push(reading(meters.loudness.hop_momentary_lufs()));
             curve.short_term_lufs.push(reading(meters.loudness.hop_short_term_lufs()));
-            if let (Some(psr), Some(short_term)) = (meters.psr_db(), meters.loudness.short_term_lufs()) {
-                psr_by_hop.push((psr, short_term));
-            }
         }
         start = end;
     }
@@ -155,13 +165,7 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
         .filter_map(|c| meters.true_peak.sample_peak_dbfs(c))
         .filter(|v| v.is_finite())
         .reduce(f64::max);
-    let psr_db = integrated_lufs.and_then(|integrated| {
-        psr_by_hop
-            .iter()
-            .filter(|(_, short_term)| *short_term >= integrated - 20.0)
-            .map(|&(psr, _)| psr)
-            .reduce(f64::min)
-    });
+    let psr_db = finite(meters.loud_psr_db());
     let (full, low) = match channels {
         [left, right] => stereo_sums(left, right, sample_rate_hz),
         _ => (None, None),
@@ -175,6 +179,7 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
         })
         .collect();
     let power = long_term_power_spectrum(channels, sample_rate_hz);
+    let inspector = &meters.inspector;
     Analysis {
         integrated_lufs,
         loudness_range_lu: finite(loudness.loudness_range_lu()),
@@ -191,6 +196,19 @@ pub fn analyze(channels: &[&[f32]], sample_rate_hz: f64) -> Analysis {
         dc_offset_dbfs,
         overs: (0..channel_count).filter_map(|c| meters.true_peak.over_count(c)).sum(),
         over_events: (0..channel_count).filter_map(|c| meters.true_peak.over_event_count(c)).sum(),
+        clipped_runs: inspector.clipped_runs(),
+        clip_positions_s: inspector
+            .clip_positions()
+            .iter()
+            .map(|&frame| frame as f64 / sample_rate_hz)
+            .collect(),
+        flat_top_runs: inspector.flat_top_runs(),
+        balance_db: full
+            .filter(|sums| sums.ll + sums.rr > 0.0)
+            .map(|sums| 10.0 * sums.ll.log10() - 10.0 * sums.rr.log10()),
+        leading_silence_s: inspector.leading_silence_frames() as f64 / sample_rate_hz,
+        trailing_silence_s: inspector.trailing_silence_frames() as f64 / sample_rate_hz,
+        end_level_dbfs: inspector.end_level_dbfs(),
         duration_s: frames as f64 / sample_rate_hz,
         sample_rate_hz,
         channels: channel_count,
