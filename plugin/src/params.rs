@@ -8,6 +8,7 @@ use nice_plug::prelude::*;
 use crate::dsp::chain::ChainStageSettings;
 use crate::dsp::{compressor, dc_blocker, dither, eq, imager, limiter, multiband};
 use crate::engine::{ChainSettings, MeterSettings};
+use crate::monitor::translation::{LowLevel, Translation};
 use crate::monitor::{BandSolo, LevelMatch, ListenMode, MonitorSettings, MonitorSource, Polarity};
 use crate::reference::{ReferenceBank, REFERENCE_SLOTS};
 
@@ -88,6 +89,12 @@ pub struct MonitorParams {
     /// Dim the monitor by 20 dB.
     #[id = "mon_dim"]
     pub dim: BoolParam,
+    /// Translation preview: a playback-system model.
+    #[id = "mon_trans"]
+    pub translation: EnumParam<TranslationParam>,
+    /// Translation preview: low-listening-level (equal-loudness) correction.
+    #[id = "mon_low"]
+    pub low_level: EnumParam<LowLevelParam>,
     /// References play at the host's song position (off: free-running between loop points).
     #[id = "ref_sync"]
     pub reference_sync: BoolParam,
@@ -198,6 +205,64 @@ pub enum ListenParam {
     #[id = "side"]
     #[name = "Side"]
     Side,
+}
+
+/// [`MonitorParams::translation`] (see [`crate::monitor::translation::Translation`]).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranslationParam {
+    /// No model.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Earbuds.
+    #[id = "earbuds"]
+    #[name = "Earbuds"]
+    Earbuds,
+    /// Phone speaker.
+    #[id = "phone"]
+    #[name = "Phone"]
+    Phone,
+    /// Laptop speakers.
+    #[id = "laptop"]
+    #[name = "Laptop"]
+    Laptop,
+    /// Car.
+    #[id = "car"]
+    #[name = "Car"]
+    Car,
+    /// TV speakers.
+    #[id = "tv"]
+    #[name = "TV"]
+    Tv,
+    /// Club / PA.
+    #[id = "club"]
+    #[name = "Club"]
+    Club,
+}
+
+/// [`MonitorParams::low_level`] (see [`crate::monitor::translation::LowLevel`]).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LowLevelParam {
+    /// No correction.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// As heard at 70 phon.
+    #[id = "70"]
+    #[name = "70 phon"]
+    Phon70,
+    /// As heard at 60 phon.
+    #[id = "60"]
+    #[name = "60 phon"]
+    Phon60,
+    /// As heard at 50 phon.
+    #[id = "50"]
+    #[name = "50 phon"]
+    Phon50,
+    /// As heard at 40 phon.
+    #[id = "40"]
+    #[name = "40 phon"]
+    Phon40,
 }
 
 /// [`MonitorParams::polarity`].
@@ -677,6 +742,8 @@ impl Default for ParityParams {
                 polarity: EnumParam::new("Polarity", PolarityParam::Normal),
                 band_solo: EnumParam::new("Band Solo", BandSoloParam::Off),
                 dim: BoolParam::new("Dim", false),
+                translation: EnumParam::new("Translation", TranslationParam::Off),
+                low_level: EnumParam::new("Low Level", LowLevelParam::Off),
                 reference_sync: BoolParam::new("Reference Sync", true).non_automatable(),
             },
             references: Arc::new(ReferenceBank::new()),
@@ -894,6 +961,22 @@ impl ParityParams {
                 BandSoloParam::Low => BandSolo::Low,
                 BandSoloParam::Mid => BandSolo::Mid,
                 BandSoloParam::High => BandSolo::High,
+            },
+            translation: match monitor.translation.value() {
+                TranslationParam::Off => Translation::Off,
+                TranslationParam::Earbuds => Translation::Earbuds,
+                TranslationParam::Phone => Translation::Phone,
+                TranslationParam::Laptop => Translation::Laptop,
+                TranslationParam::Car => Translation::Car,
+                TranslationParam::Tv => Translation::Tv,
+                TranslationParam::Club => Translation::Club,
+            },
+            low_level: match monitor.low_level.value() {
+                LowLevelParam::Off => LowLevel::Off,
+                LowLevelParam::Phon70 => LowLevel::Phon70,
+                LowLevelParam::Phon60 => LowLevel::Phon60,
+                LowLevelParam::Phon50 => LowLevel::Phon50,
+                LowLevelParam::Phon40 => LowLevel::Phon40,
             },
             dim: monitor.dim.value(),
             reference_sync: monitor.reference_sync.value(),

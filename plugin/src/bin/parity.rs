@@ -12,7 +12,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use parity::audio_file::{read_audio_file, write_audio_file, AudioBuffer, SampleFormat};
+use parity::audio_file::{
+    read_audio_file, read_audio_file_with, write_audio_file, AudioBuffer, ReadOptions, SampleFormat,
+};
+use parity::delivery::checks::{evaluate, Check};
+use parity::delivery::{tonal, DeliveryTarget, FormatInfo, Measurements};
 use parity::demo_song::{demo_song_sections, render_demo_song};
 use parity::dsp::dither::{DitherMode, WordLength};
 use parity::engine::ChainSettings;
@@ -81,6 +85,21 @@ enum Command {
         /// consistency verdict.
         #[arg(long)]
         album: bool,
+        /// Delivery target the checks read against: a row id of the platform table (spotify,
+        /// apple_music, youtube, tidal, amazon_music, deezer, soundcloud, apple_podcasts,
+        /// podcast_mono, ebu_r128, atsc_a85, cd …) or custom (with --custom-lufs/--custom-ceiling).
+        #[arg(long, default_value = "spotify")]
+        target: String,
+        /// Loudness of the custom target, LUFS.
+        #[arg(long, default_value_t = -14.0, allow_negative_numbers = true)]
+        custom_lufs: f32,
+        /// True-peak ceiling of the custom target, dBTP.
+        #[arg(long, default_value_t = -1.0, allow_negative_numbers = true)]
+        custom_ceiling: f32,
+        /// Reference tracks: the tonal-balance check compares with their mean octave balance
+        /// instead of the generic curve.
+        #[arg(long = "reference", value_name = "FILE")]
+        references: Vec<PathBuf>,
     },
     /// Renders a file through the mastering chain (optionally to a loudness target) and reports
     /// before and after.
@@ -141,7 +160,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { out, target, rate } => demo(&out, target, rate),
-        Command::Analyze { files, json, plot, album } => analyze_files(&files, json, plot.as_deref(), album),
+        Command::Analyze { files, json, plot, album, target, custom_lufs, custom_ceiling, references } => {
+            let checks = CheckOptions { target, custom_lufs, custom_ceiling, references };
+            analyze_files(&files, json, plot.as_deref(), album, &checks)
+        }
         Command::Master { input, output, target, preset, settings, ceiling, bits, json, plot } => {
             let options = MasterOptions { target, preset, settings, ceiling, bits, json, plot };
             master(&input, &output, &options)
@@ -198,6 +220,71 @@ fn slices(buffer: &AudioBuffer) -> Vec<&[f32]> {
     buffer.channels.iter().map(Vec::as_slice).collect()
 }
 
+/// Reads a file the engine can take, with its format (word length, float, container) for the
+/// format check.
+fn read_with_format(path: &Path) -> Result<(AudioBuffer, FormatInfo), Failure> {
+    let decoded = read_audio_file_with(path, &ReadOptions::default()).map_err(|e| e.to_string())?;
+    if !(1..=2).contains(&decoded.buffer.channel_count()) {
+        return read_for_engine(path).map(|buffer| (buffer, FormatInfo::default()));
+    }
+    let codec = decoded.report.codec;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let container = match extension.as_str() {
+        "wav" | "wave" => "wav",
+        "aif" | "aiff" | "aifc" => "aiff",
+        "flac" => "flac",
+        "mp3" => "mp3",
+        "m4a" | "aac" | "mp4" => "aac",
+        "ogg" | "oga" => "ogg",
+        _ => codec,
+    };
+    let format = FormatInfo {
+        bits: decoded.report.bits_per_sample,
+        float: codec.starts_with("pcm_f"),
+        container: Some(container.to_owned()),
+        dithered: None,
+    };
+    Ok((decoded.buffer, format))
+}
+
+/// What the readiness checks of `analyze` read against.
+struct CheckOptions {
+    /// Target id.
+    target: String,
+    /// Custom loudness, LUFS.
+    custom_lufs: f32,
+    /// Custom ceiling, dBTP.
+    custom_ceiling: f32,
+    /// Reference files for the tonal check.
+    references: Vec<PathBuf>,
+}
+
+impl CheckOptions {
+    /// The target, or an error listing the ids.
+    fn target(&self) -> Result<DeliveryTarget, Failure> {
+        let all = DeliveryTarget::all(self.custom_lufs, self.custom_ceiling);
+        all.iter().find(|t| t.id == self.target).cloned().ok_or_else(|| {
+            let ids: Vec<&str> = all.iter().map(|t| t.id.as_str()).collect();
+            format!("unknown target `{}`; choose one of: {}", self.target, ids.join(", "))
+        })
+    }
+
+    /// The references' mean octave balance (`None` without references).
+    fn reference_bands(&self) -> Result<Option<[Option<f64>; parity::delivery::OCTAVE_BANDS]>, Failure> {
+        let bands: Vec<_> = self
+            .references
+            .par_iter()
+            .map(|path| {
+                read_for_engine(path).map(|buffer| {
+                    Measurements::from_analysis(&analyze_buffer(&buffer), FormatInfo::default())
+                        .octave_bands_db
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(tonal::mean_reference_bands(&bands))
+    }
+}
+
 /// Analysis of a decoded buffer.
 fn analyze_buffer(buffer: &AudioBuffer) -> Analysis {
     analyze(&slices(buffer), f64::from(buffer.sample_rate_hz))
@@ -211,6 +298,9 @@ struct FileEntry<'a> {
     /// The analysis (its fields inline).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     analysis: Option<&'a Analysis>,
+    /// The mix-readiness and delivery checks against the target.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<Check>,
     /// Why the file could not be analysed.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -219,6 +309,8 @@ struct FileEntry<'a> {
 /// `analyze --json` output.
 #[derive(Serialize)]
 struct AnalyzeReport<'a> {
+    /// The delivery target of the checks (its id).
+    target: String,
     /// Every file in the order given.
     files: Vec<FileEntry<'a>>,
     /// The album report (`--album` only).
@@ -231,22 +323,37 @@ fn analyze_files(
     json: bool,
     plot: Option<&Path>,
     album: bool,
+    options: &CheckOptions,
 ) -> Result<ExitCode, Failure> {
+    let target = options.target()?;
+    let reference_bands = options.reference_bands()?;
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} analysing {pos}/{len} files [{bar:30}] {elapsed_precise}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(100));
     // One file per core; results come back in the order given.
-    let results: Vec<Result<Analysis, Failure>> = files
+    let measured: Vec<Result<(Analysis, FormatInfo), Failure>> = files
         .par_iter()
         .map(|path| {
-            let result = read_for_engine(path).map(|buffer| analyze_buffer(&buffer));
+            let result = read_with_format(path).map(|(buffer, format)| (analyze_buffer(&buffer), format));
             bar.inc(1);
             result
         })
         .collect();
     bar.finish_and_clear();
+    let checks: Vec<Vec<Check>> = measured
+        .iter()
+        .map(|result| match result {
+            Ok((analysis, format)) => {
+                let m = Measurements::from_analysis(analysis, format.clone());
+                evaluate(&m, &target, reference_bands.as_ref(), None)
+            }
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let results: Vec<Result<Analysis, Failure>> =
+        measured.into_iter().map(|result| result.map(|(analysis, _)| analysis)).collect();
     let mut failed = false;
     for (path, result) in files.iter().zip(&results) {
         if let Err(message) = result {
@@ -264,13 +371,15 @@ fn analyze_files(
         let entries = files
             .iter()
             .zip(&results)
-            .map(|(path, result)| FileEntry {
+            .zip(checks)
+            .map(|((path, result), checks)| FileEntry {
                 file: path.display().to_string(),
                 analysis: result.as_ref().ok(),
+                checks,
                 error: result.as_ref().err().cloned(),
             })
             .collect();
-        print_json(&AnalyzeReport { files: entries, album: album_report })?;
+        print_json(&AnalyzeReport { target: target.id.clone(), files: entries, album: album_report })?;
     } else {
         let ok: Vec<(String, &Analysis)> = files
             .iter()
@@ -282,6 +391,11 @@ fn analyze_files(
             let names: Vec<&str> = group.iter().map(|(name, _)| name.as_str()).collect();
             let analyses: Vec<&Analysis> = group.iter().map(|(_, a)| *a).collect();
             println!("{}", report::analysis_table(&names, &analyses));
+        }
+        for ((path, result), checks) in files.iter().zip(&results).zip(&checks) {
+            if result.is_ok() {
+                println!("{}", report::checks_table(&display_name(path), &target, checks));
+            }
         }
         if let Some(album) = &album_report {
             println!("{}", report::album_table(album));

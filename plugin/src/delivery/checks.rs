@@ -399,7 +399,11 @@ fn balance(m: &Measurements) -> Check {
         _ => format!("The {side} channel is {:.1} dB louder: check panning and the master balance.", b.abs()),
     };
     Check { status, ..check }
-        .value(Some(b), "dB", format!("{:.1} dB {side}", b.abs()))
+        .value(
+            Some(b),
+            "dB",
+            if b.abs() < 0.05 { "centred".to_owned() } else { format!("{:.1} dB {side}", b.abs()) },
+        )
         .says("|L − R| ≤ 1 dB (fail > 3)", advice)
 }
 
@@ -445,7 +449,8 @@ fn loudness(m: &Measurements, target: &DeliveryTarget) -> Check {
         return check.says(threshold, "Needs at least 3 s of audio above the gate.");
     };
     let delta = lufs - goal;
-    let text = format!("{} ({:+.1} LU)", fmt(Some(lufs), 1, "LUFS"), delta);
+    // Rounded first, so a hair under the target never reads "−0.0".
+    let text = format!("{} ({:+.1} LU)", fmt(Some(lufs), 1, "LUFS"), (delta * 10.0).round() / 10.0 + 0.0);
     let gain = target
         .playback
         .map(|p| platform::playback_gain(p, lufs as f32, m.true_peak_dbtp.unwrap_or(0.0) as f32));
@@ -455,7 +460,7 @@ fn loudness(m: &Measurements, target: &DeliveryTarget) -> Check {
             if within {
                 (Status::Pass, format!("Within the {} tolerance.", target.name))
             } else {
-                (Status::Fail, format!("Outside {} tolerance: change the level by {:+.1} dB.", target.name, -delta))
+                (Status::Fail, format!("Outside the {} tolerance: change the level by {:+.1} dB.", target.name, -delta))
             }
         }
         DeliveryKind::Recommended => {

@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! source (processed | unprocessed | reference N) → level match + slot trim → platform preview
-//!        (gain, Spotify-loud limiter) → band solo → polarity → listen mode → dim → crossfade
+//!        (gain, Spotify-loud limiter) → translation preview (playback-system model and/or
+//!        low-listening-level correction) → band solo → polarity → listen mode → dim → crossfade
 //! ```
+//!
+//! - **Translation preview** ([`translation`]): earbuds, phone speaker, laptop, car, TV or
+//!   club/PA as documented filter models with their mono fold-down, and a low-listening-level
+//!   mode (ISO 226:2023 equal-loudness correction) to judge tonal balance at consumer volume.
 //!
 //! - **Level match**: unprocessed and references are matched to the processed mix, from live
 //!   loudness (short-term or integrated; a reference's from its analysis at its play position).
@@ -22,6 +27,7 @@
 
 pub mod platform;
 pub mod platform_limiter;
+pub mod translation;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -33,6 +39,7 @@ use crate::dsp::kernel::Separate;
 use crate::reference::{PlayPosition, ReferencePlayer, REFERENCE_SLOTS};
 use platform::{playback_gain, Platform, TurnUp};
 use platform_limiter::{PlatformLimiter, PlatformLimiterSettings};
+use translation::{LowLevel, Translation, TranslationFilter};
 
 /// Length of the crossfade between monitor configurations.
 pub const CROSSFADE_MS: f64 = 30.0;
@@ -159,6 +166,10 @@ pub struct MonitorSettings {
     pub band_solo: BandSolo,
     /// Dim by [`DIM_DB`].
     pub dim: bool,
+    /// Playback-system model of the translation preview.
+    pub translation: Translation,
+    /// Low-listening-level (equal-loudness) correction of the translation preview.
+    pub low_level: LowLevel,
     /// References play at the host's song position (else free-running between loop points).
     pub reference_sync: bool,
     /// Low crossover of the band solo (the multiband's), Hz.
@@ -177,6 +188,8 @@ impl Default for MonitorSettings {
             polarity: Polarity::Normal,
             band_solo: BandSolo::Off,
             dim: false,
+            translation: Translation::Off,
+            low_level: LowLevel::Off,
             reference_sync: true,
             crossover_low_hz: crate::dsp::multiband::DEFAULT_CROSSOVER_LOW_HZ,
             crossover_high_hz: crate::dsp::multiband::DEFAULT_CROSSOVER_HIGH_HZ,
@@ -248,6 +261,10 @@ struct LaneConfig {
     band_solo: BandSolo,
     /// Dim.
     dim: bool,
+    /// Playback-system model.
+    translation: Translation,
+    /// Low-level correction.
+    low_level: LowLevel,
 }
 
 impl From<&MonitorSettings> for LaneConfig {
@@ -259,6 +276,8 @@ impl From<&MonitorSettings> for LaneConfig {
             polarity: settings.polarity,
             band_solo: settings.band_solo,
             dim: settings.dim,
+            translation: settings.translation,
+            low_level: settings.low_level,
         }
     }
 }
@@ -272,6 +291,8 @@ impl LaneConfig {
             && self.polarity == Polarity::Normal
             && self.band_solo == BandSolo::Off
             && !self.dim
+            && self.translation == Translation::Off
+            && self.low_level == LowLevel::Off
     }
 }
 
@@ -283,6 +304,8 @@ struct Lane {
     split: ThreeBandSplit,
     /// The preview's limiter (Spotify loud).
     limiter: PlatformLimiter,
+    /// The translation preview's filters.
+    translation: TranslationFilter,
     /// Left samples of the current pass.
     left: [f32; MONITOR_BLOCK_FRAMES],
     /// Right samples of the current pass.
@@ -349,6 +372,7 @@ impl Monitor {
                 ThreeBandSplit::new(low, high, sample_rate_hz)
             },
             limiter: PlatformLimiter::new(sample_rate_hz, &PlatformLimiterSettings::default()),
+            translation: TranslationFilter::new(sample_rate_hz),
             left: [0.0; MONITOR_BLOCK_FRAMES],
             right: [0.0; MONITOR_BLOCK_FRAMES],
             position_override: None,
@@ -375,6 +399,7 @@ impl Monitor {
         for lane in &mut self.lanes {
             lane.split.clear();
             lane.limiter.reset();
+            lane.translation.reset();
         }
         self.lanes[1 - self.active].config = self.lanes[self.active].config;
         self.fade_remaining = 0;
@@ -585,6 +610,8 @@ impl Monitor {
         lane.split.clear();
         lane.split.settle();
         lane.limiter.reset();
+        lane.translation.set(config.translation, config.low_level);
+        lane.translation.reset();
         lane.position_override = None;
         self.lanes[1 - next].position_override = None;
         self.active = next;
@@ -747,6 +774,9 @@ fn render_lane(
         .is_some_and(|rule| rule.turn_up == TurnUp::Limiter)
     {
         lane.limiter.process(left, right);
+    }
+    if !lane.translation.is_identity() {
+        lane.translation.process(left, right);
     }
     if config.band_solo != BandSolo::Off {
         let band = match config.band_solo {

@@ -60,6 +60,8 @@ fn busy_settings() -> MonitorSettings {
         band_solo: BandSolo::Mid,
         dim: true,
         platform: Some(0),
+        translation: translation::Translation::Phone,
+        low_level: translation::LowLevel::Phon50,
         ..MonitorSettings::default()
     }
 }
@@ -423,4 +425,42 @@ fn song_position_jumps_of_a_synced_reference_crossfade() {
     }
     println!("largest step {step:.4} (the tone's own {own:.4})");
     assert!(step <= own * 1.01, "a position jump clicked: {step}");
+}
+
+#[test]
+fn translation_preview_shapes_what_is_heard_as_its_model_says_and_never_the_bounce() {
+    // A 100 Hz and a 2 kHz sine, in turn, through the phone model: each comes out at the level
+    // the filter's response says (after the fade and the filters settle).
+    for (frequency_hz, model, low_level) in [
+        (100.0, translation::Translation::Phone, translation::LowLevel::Off),
+        (2_000.0, translation::Translation::Phone, translation::LowLevel::Off),
+        (60.0, translation::Translation::Car, translation::LowLevel::Off),
+        (50.0, translation::Translation::Off, translation::LowLevel::Phon40),
+    ] {
+        let frames = RATE as usize;
+        let tone: Vec<f32> = (0..frames)
+            .map(|n| (0.25 * (2.0 * std::f64::consts::PI * frequency_hz * n as f64 / RATE).sin()) as f32)
+            .collect();
+        let input = vec![tone.clone(), tone.clone()];
+        let settings = MonitorSettings { translation: model, low_level, ..MonitorSettings::default() };
+        let mut monitored = engine(&ChainSettings::default());
+        monitored.set_monitor_settings(&settings);
+        let heard = render(&mut monitored, &input, 480, |_, _| {});
+        let mut plain = engine(&ChainSettings::default());
+        let chain = render(&mut plain, &input, 480, |_, _| {});
+        let rms = |x: &[f32]| (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+        let tail = frames / 2..frames;
+        let measured_db = 20.0 * (rms(&heard[0][tail.clone()]) / rms(&chain[0][tail])).log10();
+        let mut filter = translation::TranslationFilter::new(RATE);
+        filter.set(model, low_level);
+        let expected_db = filter.response_db(frequency_hz);
+        println!("{model:?} {low_level:?} at {frequency_hz} Hz: heard {measured_db:+.2} dB, model {expected_db:+.2} dB");
+        assert!((measured_db - expected_db).abs() < 0.3, "{measured_db} vs {expected_db}");
+        assert!(expected_db.abs() > 1.0, "the case must actually change the level");
+        // The offline bounce of the same settings is the chain output exactly.
+        let mut bouncing = engine(&ChainSettings::default());
+        bouncing.set_offline(true);
+        bouncing.set_monitor_settings(&settings);
+        assert_eq!(render(&mut bouncing, &input, 480, |_, _| {}), chain);
+    }
 }

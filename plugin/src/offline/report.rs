@@ -113,6 +113,51 @@ pub fn analysis_table(names: &[&str], analyses: &[&Analysis]) -> String {
     table(&header, &body)
 }
 
+/// The readiness checks of one file against `target`: a status tag, the check, its value and
+/// its advice, mix readiness first, then delivery.
+pub fn checks_table(
+    name: &str,
+    target: &crate::delivery::DeliveryTarget,
+    checks: &[crate::delivery::Check],
+) -> String {
+    use crate::delivery::checks::{Group, Status};
+    let loudness =
+        target.target_lufs.map_or_else(|| "no loudness target".to_owned(), |l| format!("{l:.0} LUFS"));
+    let mut out =
+        format!("Checks for {name} against {} ({loudness}, {:.1} dBTP)\n", target.name, target.ceiling_dbtp);
+    for (group, heading) in [(Group::Mix, "Mix readiness"), (Group::Delivery, "Delivery")] {
+        let rows: Vec<[String; 4]> = checks
+            .iter()
+            .filter(|c| c.group == group)
+            .map(|c| {
+                let tag = match c.status {
+                    Status::Pass => "pass",
+                    Status::Warn => "WARN",
+                    Status::Fail => "FAIL",
+                    Status::Unknown => " -- ",
+                };
+                [
+                    format!("[{tag}]"),
+                    c.title.to_owned(),
+                    c.value_text.replace('−', "-"),
+                    c.advice.replace('−', "-"),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        // Left-aligned columns (text, not figures).
+        let width = |column: usize| rows.iter().map(|r| r[column].chars().count()).max().unwrap_or(0);
+        let (title_width, value_width) = (width(1), width(2));
+        let _ = writeln!(out, "\n{heading}");
+        for [tag, title, value, advice] in &rows {
+            let _ = writeln!(out, "  {tag} {title:<title_width$}  {value:<value_width$}  {advice}");
+        }
+    }
+    out.trim_end().replace('−', "-")
+}
+
 /// The comparison table: one column per reference.
 pub fn compare_table(mix_name: &str, mix: &Analysis, comparisons: &[Comparison]) -> String {
     let mut out = format!(
