@@ -45,12 +45,21 @@ pub enum Page {
     References,
     /// What each platform's normalisation does to the output.
     Platforms,
+    /// Mix-readiness and delivery checks, and listening care.
+    Checks,
 }
 
 impl Page {
     /// Every page, in tab order.
-    pub const ALL: [Page; 6] =
-        [Self::Loudness, Self::Chain, Self::Spectrum, Self::Stereo, Self::References, Self::Platforms];
+    pub const ALL: [Page; 7] = [
+        Self::Loudness,
+        Self::Chain,
+        Self::Spectrum,
+        Self::Stereo,
+        Self::References,
+        Self::Platforms,
+        Self::Checks,
+    ];
 
     /// Tab title.
     pub fn title(self) -> &'static str {
@@ -61,6 +70,7 @@ impl Page {
             Self::Stereo => "Stereo",
             Self::References => "References",
             Self::Platforms => "Platforms",
+            Self::Checks => "Checks",
         }
     }
 
@@ -151,6 +161,13 @@ pub enum SpectrumSmoothing {
     TwentyFourth,
 }
 
+/// Default break reminder, minutes of continuous listening (studio advice: 5–10 min every
+/// 30–60 min; see [`crate::listening`]).
+pub const DEFAULT_BREAK_REMINDER_MIN: u32 = 45;
+
+/// Longest break reminder interval, minutes.
+pub const MAX_BREAK_REMINDER_MIN: u32 = 240;
+
 /// Everything the editor remembers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -191,6 +208,11 @@ pub struct EditorSettings {
     pub browser_dir: Option<PathBuf>,
     /// Recently loaded reference files, newest first.
     pub recent_files: Vec<PathBuf>,
+    /// Minutes of continuous listening before a break is suggested (0: never).
+    pub break_reminder_min: u32,
+    /// SPL reading of −20 dBFS RMS pink noise at the listening position, dB (the monitor
+    /// calibration for the dose estimate; `None`: not calibrated).
+    pub calibration_spl_db: Option<f32>,
 }
 
 impl Default for EditorSettings {
@@ -214,6 +236,8 @@ impl Default for EditorSettings {
             spectrum_show_target: false,
             browser_dir: None,
             recent_files: Vec::new(),
+            break_reminder_min: DEFAULT_BREAK_REMINDER_MIN,
+            calibration_spl_db: None,
         }
     }
 }
@@ -262,6 +286,9 @@ impl EditorSettings {
             }
         }
         self.recent_files = recent;
+        self.break_reminder_min = self.break_reminder_min.min(MAX_BREAK_REMINDER_MIN);
+        self.calibration_spl_db =
+            self.calibration_spl_db.filter(|spl| spl.is_finite()).map(|spl| spl.clamp(40.0, 120.0));
         self
     }
 }

@@ -174,6 +174,8 @@ pub struct EngineView {
     /// Why there is no drive: +x = the music is x dB louder than the target even without drive,
     /// −x = the largest drive still leaves it x dB short; NaN while there is not enough audio.
     pub learn_note_db: AtomicF32,
+    /// Listening time and sound energy of what is heard (never counted offline).
+    pub listening: crate::listening::ListeningClock,
 }
 
 /// How the editor wants the output spectrum analysed (display only; never touches the audio).
@@ -700,6 +702,10 @@ impl Engine {
         let [dry_left, dry_right] = &self.dry;
         let dry: [&[f32]; MAX_CHANNELS] = [&dry_left[..frames], &dry_right[..frames]];
         self.monitor.process(channels, &dry[..channel_count], &mut self.player, &readings, song_position);
+        // What reached the speakers, for the listening clock.
+        let squares: f64 = channels.iter().flat_map(|c| c.iter()).map(|&x| f64::from(x) * f64::from(x)).sum();
+        let mean_square = squares / (frames * channel_count.max(1)).max(1) as f64;
+        self.view.listening.record(mean_square, frames as f64 / self.spec.sample_rate_hz);
     }
 
     /// The loudness of the chain input and output for the monitor's level match and preview.

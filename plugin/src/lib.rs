@@ -32,6 +32,7 @@ pub mod dsp;
 pub mod editor;
 pub mod editor_settings;
 pub mod engine;
+pub mod listening;
 pub mod meters;
 pub mod monitor;
 #[cfg(feature = "cli")]

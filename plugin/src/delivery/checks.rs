@@ -251,7 +251,10 @@ fn clipping(m: &Measurements, group: Group) -> Check {
     }
     let tp = m.true_peak_dbtp.unwrap_or(f64::NEG_INFINITY);
     let positions: Vec<String> = m.clip_positions_s.iter().take(4).map(|&s| format_position(s)).collect();
-    let text = format!("{} clipped runs, {} true-peak overs", m.clipped_runs, m.true_peak_overs);
+    let text = match m.true_peak_overs {
+        Some(overs) => format!("{} clipped · {overs} TP overs", m.clipped_runs),
+        None => format!("{} clipped · TP {}", m.clipped_runs, fmt(Some(tp), 2, "dBTP")),
+    };
     let (status, advice) = if m.clipped_runs > 0 {
         let more = if m.clipped_runs as usize > positions.len() { " …" } else { "" };
         let fix = match group {
@@ -280,7 +283,7 @@ fn bus_limiter(m: &Measurements) -> Check {
     let Some(psr) = m.loud_psr_db.filter(|_| m.duration_s >= MIN_DURATION_S) else {
         return check.says("loud-passage PSR ≥ 8 dB", "Needs at least 3 s of audio.");
     };
-    let text = format!("PSR {} (loudest passages), {} flat tops", fmt(Some(psr), 1, "dB"), m.flat_top_runs);
+    let text = format!("PSR {} · {} flat tops", fmt(Some(psr), 1, "dB"), m.flat_top_runs);
     let flat = m.flat_top_runs >= 10;
     let status = if psr < 6.0 {
         Status::Fail
@@ -658,7 +661,8 @@ fn format(m: &Measurements, target: &DeliveryTarget) -> Check {
     let bits_text = match (bits, m.format.float) {
         (Some(b), true) => format!("{b}-bit float"),
         (Some(b), false) => format!("{b}-bit"),
-        (None, _) => "lossy/unknown bits".to_owned(),
+        (None, _) if m.format.container.is_none() => "bits set by the export".to_owned(),
+        (None, _) => "lossy, no word length".to_owned(),
     };
     let text = format!("{:.1} kHz, {bits_text}, {} ch", m.sample_rate_hz / 1000.0, m.channels);
     if m.sample_rate_hz <= 0.0 {
@@ -829,8 +833,9 @@ mod tests {
         for rate in RATES {
             // A 100 Hz square at full scale: every half period sits on the rail.
             let half = (rate / 200.0) as usize;
-            let square: Vec<f32> =
-                (0..(5.0 * rate) as usize).map(|n| if (n / half) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+            let square: Vec<f32> = (0..(5.0 * rate) as usize)
+                .map(|n| if (n / half).is_multiple_of(2) { 1.0 } else { -1.0 })
+                .collect();
             let clipped = vec![square.clone(), square];
             let m = measure(&clipped, rate);
             let check = status_of(&m, "spotify", "clipping", Group::Mix);

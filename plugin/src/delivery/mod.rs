@@ -195,8 +195,9 @@ pub struct Measurements {
     pub plr_db: Option<f64>,
     /// Lowest PSR of the loud passages, dB ([`crate::meters::MeterSet::loud_psr_db`]).
     pub loud_psr_db: Option<f64>,
-    /// True-peak overs above 0 dBTP (separate events).
-    pub true_peak_overs: u64,
+    /// True-peak overs above 0 dBTP (separate events; `None` live, where the meter counts overs
+    /// against its own −1 dBTP threshold).
+    pub true_peak_overs: Option<u64>,
     /// Clipped runs ([`crate::meters::inspector`]).
     pub clipped_runs: u64,
     /// Where the first clipped runs start, seconds.
@@ -245,7 +246,7 @@ impl Measurements {
             sample_peak_dbfs: analysis.sample_peak_dbfs,
             plr_db: analysis.plr_db,
             loud_psr_db: analysis.psr_db,
-            true_peak_overs: analysis.over_events,
+            true_peak_overs: Some(analysis.over_events),
             clipped_runs: analysis.clipped_runs,
             clip_positions_s: analysis.clip_positions_s.clone(),
             flat_top_runs: analysis.flat_top_runs,

@@ -127,6 +127,26 @@ pub fn mean_reference_bands(
     }))
 }
 
+/// Octave-band levels from the reference analysis's 1/6-octave band powers (the power sum of the
+/// sixth-octave bands whose centres lie in each octave band), dB.
+pub fn octave_bands_from_sixths(spectrum_db: &[f32]) -> [Option<f64>; OCTAVE_BANDS] {
+    use crate::reference::analysis::{spectrum_band_centre_hz, SPECTRUM_FLOOR_DB};
+    std::array::from_fn(|band| {
+        let centre = OCTAVE_CENTRES_HZ[band];
+        let (low, high) = (centre / 2f64.sqrt(), centre * 2f64.sqrt());
+        let power: f64 = spectrum_db
+            .iter()
+            .enumerate()
+            .filter(|&(k, &level)| {
+                let f = spectrum_band_centre_hz(k);
+                (low..high).contains(&f) && level.is_finite() && level > SPECTRUM_FLOOR_DB + 1.0
+            })
+            .map(|(_, &level)| 10f64.powf(f64::from(level) / 10.0))
+            .sum();
+        (power > 0.0).then(|| 10.0 * power.log10())
+    })
+}
+
 /// "63 Hz", "1 kHz" …
 pub fn band_name(centre_hz: f64) -> String {
     if centre_hz >= 1_000.0 {
@@ -248,5 +268,14 @@ mod tests {
         assert_eq!(describe(250.0, 5.0), "Muddy");
         assert_eq!(describe(8_000.0, -5.0), "Dark");
         assert_eq!(band_name(4_000.0), "4 kHz");
+        // Sixth-octave bands of equal power: every full octave band holds six of them (+7.8 dB).
+        let sixths = [-30.0f32; crate::reference::analysis::SPECTRUM_BANDS];
+        let octaves = octave_bands_from_sixths(&sixths);
+        for band in 1..9 {
+            assert!(
+                (octaves[band].unwrap() - (-30.0 + 10.0 * 6f64.log10())).abs() < 1e-6,
+                "{band}: {octaves:?}"
+            );
+        }
     }
 }

@@ -179,13 +179,32 @@ pub fn status_line(
     view: &EngineView,
     monitor: &MonitorView,
     target: &DeliveryTarget,
+    right: impl FnOnce(&mut egui::Ui),
 ) {
     let (rect, _) =
         ui.allocate_exact_size(egui::vec2(ui.available_width(), STATUS_HEIGHT), egui::Sense::hover());
-    let mut child = ui.new_child(
-        egui::UiBuilder::new().max_rect(rect).layout(egui::Layout::left_to_right(egui::Align::Center)),
+    // The right side first (the break reminder), so the message never covers it.
+    let mut right_child = ui.new_child(
+        egui::UiBuilder::new().max_rect(rect).layout(egui::Layout::right_to_left(egui::Align::Center)),
     );
-    let ui = &mut child;
+    right(&mut right_child);
+    let used = right_child.min_rect().width();
+    let left_rect =
+        egui::Rect::from_min_max(rect.min, egui::pos2((rect.max.x - used - 8.0).max(rect.min.x), rect.max.y));
+    let mut child = ui.new_child(
+        egui::UiBuilder::new().max_rect(left_rect).layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    status_message(&mut child, params, view, monitor, target);
+}
+
+/// The status line's message (see [`status_line`]).
+fn status_message(
+    ui: &mut egui::Ui,
+    params: &ParityParams,
+    view: &EngineView,
+    monitor: &MonitorView,
+    target: &DeliveryTarget,
+) {
     if monitor.offline.load(Ordering::Relaxed) {
         ui.label(RichText::new("Offline render: output = chain output (monitor off)").weak());
         return;
@@ -213,6 +232,12 @@ pub fn status_line(
         }
         if settings.dim {
             tools.push("Dim".into());
+        }
+        if settings.translation != crate::monitor::translation::Translation::Off {
+            tools.push(format!("Translate: {}", settings.translation.name()));
+        }
+        if settings.low_level != crate::monitor::translation::LowLevel::Off {
+            tools.push(format!("Low level {}", settings.low_level.name()));
         }
         if !tools.is_empty() {
             text.push_str(&format!(" · {}", tools.join(" · ")));

@@ -29,6 +29,7 @@ use crate::params::ParityParams;
 use crate::reference::{SlotStatus, REFERENCE_SLOTS};
 
 mod chain_panel;
+pub mod checks_panel;
 mod eq_curve;
 mod file_browser;
 mod header;
@@ -77,6 +78,8 @@ pub struct EditorFeeds {
     pub view: Arc<EngineView>,
     /// Output correlation, width and balance.
     pub stereo: Arc<StereoView>,
+    /// Input correlation, width and balance (the mix-readiness checks).
+    pub input_stereo: Arc<StereoView>,
     /// Output spectrum frames (`None` if another editor already took the reader).
     pub spectrum: Option<SpectrumView>,
     /// Output vectorscope points (`None` if another editor already took the reader).
@@ -92,6 +95,7 @@ impl EditorFeeds {
         Self {
             view: engine.view(),
             stereo: engine.stereo_view(),
+            input_stereo: engine.input_stereo_view(),
             spectrum: engine.take_spectrum_view(),
             vectorscope: engine.take_vectorscope(),
             monitor: engine.monitor_view(),
@@ -159,6 +163,12 @@ pub struct ParityEditor {
     size_wait_frames: u32,
     /// The reference slot `R` returns to.
     last_reference: Option<usize>,
+    /// Input stereo readings.
+    input_stereo: Arc<StereoView>,
+    /// Checks page state.
+    checks: checks_panel::ChecksPage,
+    /// The break reminder.
+    reminder: checks_panel::BreakReminder,
     /// Whether to print the frame-time statistics to stderr every [`STATS_EVERY_FRAMES`] frames
     /// (`PARITY_EDITOR_STATS` set; the editor tests read them).
     print_stats: bool,
@@ -171,6 +181,9 @@ impl ParityEditor {
             params,
             view: feeds.view,
             stereo: feeds.stereo,
+            input_stereo: feeds.input_stereo,
+            checks: Default::default(),
+            reminder: Default::default(),
             spectrum: feeds.spectrum,
             vectorscope: feeds.vectorscope,
             monitor: feeds.monitor,
@@ -247,7 +260,11 @@ impl ParityEditor {
                     frame_ms: self.timing.mean_ms(),
                 };
                 header::header(ui, &inputs, &mut settings);
-                header::status_line(ui, &params, &view, &monitor, &target);
+                let interval = settings.break_reminder_min;
+                let reminder = &mut self.reminder;
+                header::status_line(ui, &params, &view, &monitor, &target, |ui| {
+                    reminder.show(ui, &params, setter, &view, interval)
+                });
             });
         egui::Panel::bottom("monitor-bar")
             .frame(
@@ -301,6 +318,16 @@ impl ParityEditor {
                 }
                 Page::References => self.references.panel(ui, &params, setter, &monitor, &mut settings),
                 Page::Platforms => platforms_panel::panel(ui, &params, setter, &view, &monitor),
+                Page::Checks => {
+                    let inputs = checks_panel::LiveInputs {
+                        params: &params,
+                        view: &view,
+                        input_stereo: &self.input_stereo,
+                        output_stereo: &self.stereo,
+                        frame: &self.frame,
+                    };
+                    self.checks.panel(ui, &inputs, setter, &target, &mut settings, &mut self.reminder);
+                }
             }
         });
         if settings != before {

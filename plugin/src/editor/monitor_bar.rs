@@ -21,8 +21,23 @@ pub fn bar(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter) {
         ui.label(caption("Solo"));
         enum_combo(ui, "bar-band", &monitor.band_solo, setter);
         toggle(ui, "Dim", &monitor.dim, setter).on_hover_text("−20 dB");
-        ui.separator();
+    });
+    // The playback previews on their own row.
+    ui.horizontal_wrapped(|ui| {
         ui.label(caption("Preview"));
         enum_combo(ui, "bar-platform", &monitor.platform, setter);
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label(caption("Translate")).on_hover_text(
+                "Hear the master on a playback system (documented filter models, mono fold-down where the \
+                 system has one speaker). Monitor only: never in a bounce.",
+            );
+            enum_combo(ui, "bar-translation", &monitor.translation, setter);
+            ui.label(caption("Low level")).on_hover_text(
+                "Equal-loudness correction (ISO 226:2023): hear the tonal balance as at this listening level, \
+                 relative to an 83 phon monitoring level, without turning down. Monitor only.",
+            );
+            enum_combo(ui, "bar-low-level", &monitor.low_level, setter);
+        });
     });
 }

@@ -362,6 +362,20 @@ pub fn reduction_bar(ui: &mut egui::Ui, reduction_db: f32, range_db: f32, width:
     response
 }
 
+/// Colour of an integrated reading against the delivery target: green within the target's
+/// tolerance, amber within twice it, else `otherwise` (also without a target).
+pub fn loudness_colour(
+    integrated_lufs: Option<f32>,
+    target: &crate::delivery::DeliveryTarget,
+    otherwise: Color32,
+) -> Color32 {
+    match (integrated_lufs.filter(|v| v.is_finite()), target.target_lufs) {
+        (Some(v), Some(goal)) if (v - goal).abs() <= target.tolerance_lu => GOOD,
+        (Some(v), Some(goal)) if (v - goal).abs() <= 2.0 * target.tolerance_lu => AMBER,
+        _ => otherwise,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,19 +423,5 @@ mod tests {
         assert_eq!(db.y(f32::NEG_INFINITY), 220.0);
         assert_eq!(db.y(f32::NAN), 220.0);
         assert!((db.db(db.y(-17.5)) + 17.5).abs() < 1e-4);
-    }
-}
-
-/// Colour of an integrated reading against the delivery target: green within the target's
-/// tolerance, amber within twice it, else `otherwise` (also without a target).
-pub fn loudness_colour(
-    integrated_lufs: Option<f32>,
-    target: &crate::delivery::DeliveryTarget,
-    otherwise: Color32,
-) -> Color32 {
-    match (integrated_lufs.filter(|v| v.is_finite()), target.target_lufs) {
-        (Some(v), Some(goal)) if (v - goal).abs() <= target.tolerance_lu => GOOD,
-        (Some(v), Some(goal)) if (v - goal).abs() <= 2.0 * target.tolerance_lu => AMBER,
-        _ => otherwise,
     }
 }

@@ -60,6 +60,8 @@ pub struct MeterPointView {
     clip_positions_s: [AtomicF64; MAX_POSITIONS],
     /// DC offset per channel since reset, dBFS (−∞ for none).
     dc_offset_dbfs: [AtomicF32; VIEW_CHANNELS],
+    /// Audio measured since reset, s.
+    measured_s: AtomicF64,
 }
 
 impl Default for MeterPointView {
@@ -87,6 +89,7 @@ impl Default for MeterPointView {
             flat_top_runs: AtomicU64::new(0),
             clip_positions_s: std::array::from_fn(|_| AtomicF64::new(f64::NAN)),
             dc_offset_dbfs: std::array::from_fn(|_| none()),
+            measured_s: AtomicF64::new(0.0),
         }
     }
 }
@@ -164,9 +167,15 @@ impl MeterPointView {
         for (index, cell) in self.clip_positions_s.iter().enumerate() {
             store_seconds(cell, positions.get(index).copied(), rate);
         }
+        self.measured_s.store(inspector.frames() as f64 / rate, Ordering::Relaxed);
         for (channel, cell) in self.dc_offset_dbfs.iter().enumerate() {
             store(cell, inspector.dc_offset(channel).map(|dc| super::amplitude_to_db(dc.abs())));
         }
+    }
+
+    /// Audio measured since reset, s.
+    pub fn measured_s(&self) -> f64 {
+        self.measured_s.load(Ordering::Relaxed)
     }
 
     /// Lowest PSR of the loud passages since reset, dB ([`MeterSet::loud_psr_db`]).
