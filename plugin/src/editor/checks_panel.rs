@@ -237,8 +237,12 @@ fn target_row(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, ta
         .replace('-', "−");
         if applied {
             ui.label(RichText::new("applied to the chain").color(GOOD)).on_hover_text(hover);
-        } else if ui.button("Apply to the chain").on_hover_text(hover).clicked() {
-            apply_target(params, setter, target);
+        } else {
+            let response = ui.button("Apply to the chain").on_hover_text(hover);
+            super::widgets::probe(ui.ctx(), "apply-target", response.rect);
+            if response.clicked() {
+                apply_target(params, setter, target);
+            }
         }
     });
 }
@@ -489,7 +493,9 @@ impl BreakReminder {
             return;
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui.small_button("later").on_hover_text("remind me in 10 minutes").clicked() {
+            let later = ui.small_button("later").on_hover_text("remind me in 10 minutes");
+            super::widgets::probe(ui.ctx(), "reminder-later", later.rect);
+            if later.clicked() {
                 self.snooze_until_s = continuous + SNOOZE_S;
             }
             if ui.small_button("took a break").clicked() {

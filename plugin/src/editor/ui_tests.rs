@@ -221,3 +221,147 @@ fn the_window_size_is_saved_with_the_session_and_asked_for_when_the_window_opens
     }
     assert_eq!((params.editor.get().width, params.editor.get().height), (DEFAULT_SIZE.0, DEFAULT_SIZE.1));
 }
+
+/// The checks page's verdicts are `parity analyze`'s: the same signal through the engine (mix
+/// checks on its input, delivery checks on its output) and through the offline analysis gives the
+/// same status for every check and the same figures.
+#[cfg(feature = "cli")]
+#[test]
+fn the_checks_page_shows_the_verdicts_parity_analyze_gives() {
+    use crate::delivery::checks::{evaluate, Group, Status};
+    use crate::delivery::{DeliveryTarget, Measurements};
+    use crate::editor::checks_panel::{live_checks, output_format, LiveInputs};
+    use crate::offline::analysis::analyze;
+
+    let params = Arc::new(ParityParams::default());
+    let mut engine = Engine::new();
+    engine.prepare(ProcessSpec { sample_rate_hz: 48_000.0, max_block_frames: 512, channels: 2 }).unwrap();
+    engine.set_settings(&params.chain_settings());
+    engine.set_analysis_enabled(true);
+    let mut feeds = EditorFeeds::take_from(&mut engine);
+    let [mut left, mut right] = crate::demo_song::render_demo_song(48_000.0);
+    // A DC offset and a clipped burst on the input, so not every verdict is green.
+    for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+        *l += 0.004;
+        *r += 0.004;
+        if (96_000..96_480).contains(&i) {
+            *l = 1.0;
+        }
+    }
+    let input = [left.clone(), right.clone()];
+    for (l, r) in left.chunks_mut(512).zip(right.chunks_mut(512)) {
+        engine.process(&mut [l, r]);
+    }
+    let frame = *feeds.spectrum.as_mut().expect("spectrum reader").latest();
+    let inputs = LiveInputs {
+        params: &params,
+        view: &feeds.view,
+        input_stereo: &feeds.input_stereo,
+        output_stereo: &feeds.stereo,
+        frame: &frame,
+    };
+    let target = DeliveryTarget::by_id("spotify", -14.0, -1.0);
+    let live = live_checks(&inputs, &target);
+
+    let offline_mix =
+        Measurements::from_analysis(&analyze(&[&input[0], &input[1]], 48_000.0), Default::default());
+    let offline_master =
+        Measurements::from_analysis(&analyze(&[&left, &right], 48_000.0), output_format(&params));
+    let mut offline = evaluate(&offline_mix, &target, None, Some(Group::Mix));
+    offline.extend(evaluate(&offline_master, &target, None, Some(Group::Delivery)));
+    assert_eq!(live.len(), offline.len());
+    let mut statuses = Vec::new();
+    for (live, offline) in live.iter().zip(&offline) {
+        println!(
+            "{:<9} {:<16} live {:<8} {:<40} offline {:<8} {}",
+            format!("{:?}", live.group),
+            live.name,
+            live.status.as_str(),
+            live.value_text,
+            offline.status.as_str(),
+            offline.value_text
+        );
+        assert_eq!((live.group, live.name), (offline.group, offline.name));
+        if live.name == "silence" {
+            // A live session has no start or end: grey live, judged on the file offline.
+            assert_eq!(live.status, Status::Unknown);
+            continue;
+        }
+        assert_eq!(live.status, offline.status, "{}: {live:?} vs {offline:?}", live.name);
+        let tolerance: f64 = match live.name {
+            "tonal_balance" => 1.0,
+            "bus_limiter" | "over_compression" => 0.3,
+            "clipping" => 0.0,
+            _ => 0.05,
+        };
+        if let (Some(a), Some(b)) = (live.value, offline.value) {
+            assert!((a - b).abs() <= tolerance.max(b.abs() * 1e-3), "{}: live {a} vs offline {b}", live.name);
+        }
+        statuses.push(live.status);
+    }
+    // The signal was built to fail some checks and pass others.
+    assert!(statuses.contains(&Status::Fail) && statuses.contains(&Status::Pass), "{statuses:?}");
+    let clip = live.iter().find(|c| c.name == "clipping" && c.group == Group::Mix).unwrap();
+    assert_eq!(clip.status, Status::Fail);
+    assert!(clip.advice.contains("0:02.000"), "{}", clip.advice);
+
+    // The page draws them.
+    let mut editor = HeadlessEditor::new(params.clone(), feeds, DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.set_page(Page::Checks);
+    editor.frame(Vec::new());
+    editor.frame(Vec::new());
+    for check in &live {
+        assert!(editor.shows(check.title), "{} not drawn", check.title);
+    }
+    assert!(
+        editor.probe("check-mix-clipping").is_some() && editor.probe("check-delivery-true_peak").is_some()
+    );
+    assert!(
+        editor.texts().iter().all(|text| !text.contains("-1") && !text.contains("-2")),
+        "ASCII minus: {:?}",
+        editor.texts()
+    );
+}
+
+#[test]
+fn applying_a_target_writes_ceiling_and_dither_through_gestures() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    params.editor.lock().target = "cd".to_owned();
+    editor.set_page(Page::Checks);
+    editor.frame(Vec::new());
+    editor.take_gestures();
+    let button = editor.probe("apply-target").expect("the apply button is drawn");
+    editor.frames(click(button.center()));
+    let gestures = editor.take_gestures();
+    let names: Vec<String> = gestures
+        .iter()
+        .filter_map(|g| if let Gesture::Begin(name) = g { Some(name.clone()) } else { None })
+        .collect();
+    assert_eq!(names, vec!["Ceiling", "Dither Bits", "Dither"], "{gestures:?}");
+    assert!((params.limiter.ceiling_dbtp.value() + 0.4).abs() < 1e-4, "CD: −0.3 dBTP less 0.1");
+    assert_eq!(params.dither.word_length.value(), crate::params::WordLengthParam::Bits16);
+    assert_eq!(params.dither.mode.value(), crate::params::DitherModeParam::Tpdf);
+    editor.frame(Vec::new());
+    assert!(editor.shows("applied to the chain"), "{:?}", editor.texts());
+}
+
+#[test]
+fn the_break_reminder_appears_after_the_interval_and_later_snoozes_it() {
+    let (params, _engine, mut editor) = editor(DEFAULT_SIZE.0, DEFAULT_SIZE.1, 1.0);
+    editor.frame(Vec::new());
+    assert!(!editor.texts().iter().any(|t| t.contains("of listening")));
+    // 46 minutes of listening (the engine's clock, as the audio thread counts it).
+    editor.view().listening.record(0.01, 46.0 * 60.0);
+    editor.frame(Vec::new());
+    assert!(editor.texts().iter().any(|t| t.contains("46 min of listening")), "{:?}", editor.texts());
+    let later = editor.probe("reminder-later").expect("later button");
+    editor.frames(click(later.center()));
+    editor.frame(Vec::new());
+    assert!(!editor.texts().iter().any(|t| t.contains("of listening")));
+    assert!(editor.take_gestures().is_empty(), "the reminder writes no parameter");
+    // 0 minutes = never.
+    params.editor.lock().break_reminder_min = 0;
+    editor.view().listening.record(0.01, 3600.0);
+    editor.frame(Vec::new());
+    assert!(!editor.texts().iter().any(|t| t.contains("of listening")));
+}
