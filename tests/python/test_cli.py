@@ -270,3 +270,64 @@ def test_demo_writes_listenable_files_and_plots(cli_path, tmp_path):
     rate, before = read_wav(out / "before.wav")
     _, after = read_wav(out / "after.wav")
     assert rate == 48_000 and before.shape == after.shape and before.shape[0] == 2
+
+
+def test_analyze_json_carries_the_readiness_checks(cli_path, tmp_path):
+    """`parity analyze --json` gives every file a `checks` list (name, status, value, threshold,
+    advice) whose verdicts follow the signals: a clipped square fails clipping and headroom, an
+    inverted channel fails phase, a clean mix passes both, at 44.1 and 48 kHz."""
+    files = {}
+    for rate in (44_100, 48_000):
+        t = np.arange(int(5 * rate)) / rate
+        square = np.where(np.sin(2 * np.pi * 100 * t) >= 0, 32767, -32768).astype(np.int16)
+        path = tmp_path / f"square-{rate}.wav"
+        wavfile.write(path, rate, np.stack([square, square], axis=1))
+        files[("square", rate)] = path
+        mix = music_like(rate, 12.0, 3)
+        mix *= 10 ** (-8 / 20) / np.abs(mix).max()
+        path = tmp_path / f"mix-{rate}.wav"
+        write_float_wav(path, mix, rate)
+        files[("mix", rate)] = path
+        inverted = mix.copy()
+        inverted[1] = -inverted[0]
+        path = tmp_path / f"inverted-{rate}.wav"
+        write_float_wav(path, inverted, rate)
+        files[("inverted", rate)] = path
+    keys = list(files)
+    report = json.loads(run(cli_path, "analyze", "--json", "--target", "ebu_r128", *files.values()).stdout)
+    assert report["target"] == "ebu_r128"
+    verdicts = {}
+    for key, entry in zip(keys, report["files"]):
+        checks = entry["checks"]
+        assert len(checks) == 14, checks
+        for check in checks:
+            assert {"name", "group", "status", "value", "threshold", "advice"} <= set(check), check
+            assert check["status"] in ("pass", "warn", "fail", "unknown")
+            assert check["advice"] and check["threshold"]
+        verdicts[key] = {(c["group"], c["name"]): c for c in checks}
+    for rate in (44_100, 48_000):
+        square = verdicts[("square", rate)]
+        assert square[("mix", "clipping")]["status"] == "fail"
+        assert square[("mix", "clipping")]["value"] >= 900, square[("mix", "clipping")]
+        assert len(square[("mix", "clipping")]["positions_s"]) == 8
+        assert square[("mix", "headroom")]["status"] == "fail"
+        mix = verdicts[("mix", rate)]
+        assert mix[("mix", "clipping")]["status"] == "pass"
+        assert mix[("mix", "headroom")]["status"] == "pass", mix[("mix", "headroom")]
+        assert mix[("mix", "phase")]["status"] == "pass"
+        # A float file is not a delivery format; EBU R 128 deliveries are 48 kHz.
+        assert mix[("delivery", "format")]["status"] == ("warn" if rate == 48_000 else "fail")
+        # The file is far from −23 LUFS: R 128 is a requirement, so it fails.
+        assert mix[("delivery", "loudness")]["status"] == "fail"
+        inverted = verdicts[("inverted", rate)]
+        assert inverted[("mix", "phase")]["status"] == "fail"
+        assert inverted[("mix", "low_end_mono")]["status"] == "fail"
+        # The figures are the analysis's own.
+        entry = report["files"][keys.index(("mix", rate))]
+        assert abs(mix[("delivery", "true_peak")]["value"] - entry["true_peak_dbtp"]) < 1e-9
+        assert abs(mix[("delivery", "loudness")]["value"] - entry["integrated_lufs"]) < 1e-9
+    # The table names the target and marks failures; an unknown target lists the choices.
+    text = run(cli_path, "analyze", "--target", "cd", files[("square", 44_100)]).stdout
+    assert "Checks for square-44100.wav against CD (Red Book)" in text and "[FAIL] Clipping" in text
+    bad = run(cli_path, "analyze", "--target", "vinyl", files[("mix", 48_000)], check=False)
+    assert bad.returncode != 0 and "unknown target `vinyl`" in bad.stderr and "spotify" in bad.stderr

@@ -80,7 +80,7 @@ def meter_green_fraction(image: Image.Image) -> float:
     return float(green.mean())
 
 
-PAGES = ["loudness", "chain", "chain:glue", "chain:multiband", "chain:limiter", "spectrum", "stereo", "references", "platforms"]
+PAGES = ["loudness", "chain", "chain:glue", "chain:multiband", "chain:limiter", "spectrum", "stereo", "references", "platforms", "checks"]
 
 
 def colour_fraction(image: Image.Image, rgb, tolerance=40) -> float:
@@ -123,6 +123,13 @@ def test_every_page_draws_with_a_running_signal(standalone_path, screenshot_dir,
         assert colour_fraction(main, (255, 170, 90)) > 0.001, "no right-channel trace"
     elif page == "stereo":
         assert colour_fraction(main.crop((0, 0, main.size[0] // 2, main.size[1])), (110, 190, 255), 60) > 0.002, "no scope points"
+    elif page == "checks":
+        # Green, amber or red lamps for the 14 checks, and their advice lines.
+        lamps = sum(colour_fraction(main, rgb, 30) for rgb in ((90, 200, 120), (235, 185, 60), (230, 80, 70)))
+        assert lamps > 0.002, f"no check lamps ({lamps})"
+        rows_with_text = (np.asarray(main).max(axis=2) > 140).any(axis=1)
+        lines = int(np.count_nonzero(np.diff(rows_with_text.astype(int)) == 1))
+        assert lines >= 14, f"checks: only {lines} lines of text"
     elif page in ("references", "platforms"):
         # Separate lines of text: the platform table's 11 rows, the 16 reference slots.
         rows_with_text = (np.asarray(main).max(axis=2) > 140).any(axis=1)
