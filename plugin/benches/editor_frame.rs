@@ -74,6 +74,7 @@ fn main() {
             (Page::Stereo, None),
             (Page::References, None),
             (Page::Platforms, None),
+            (Page::Checks, None),
         ];
         for (page, stage) in cases {
             let params = Arc::new(ParityParams::default());

@@ -59,6 +59,12 @@ pub fn curve_density_db(freq_hz: f64) -> f64 {
 /// The generic curve as octave-band powers, dB (the density integrated over each band, relative
 /// to an arbitrary common reference).
 pub fn curve_bands_db() -> [Option<f64>; OCTAVE_BANDS] {
+    static BANDS: std::sync::OnceLock<[Option<f64>; OCTAVE_BANDS]> = std::sync::OnceLock::new();
+    *BANDS.get_or_init(integrate_curve_bands)
+}
+
+/// [`curve_bands_db`] computed.
+fn integrate_curve_bands() -> [Option<f64>; OCTAVE_BANDS] {
     std::array::from_fn(|band| {
         let centre = OCTAVE_CENTRES_HZ[band];
         let (low, high) = (centre / 2f64.sqrt(), centre * 2f64.sqrt());
