@@ -9,11 +9,13 @@
 //! |---|---|---|
 //! | host main thread | `Default` (construction), `editor()`, `activate()`, `deactivate()`, state save/load (`params()`, persisted fields: the reference slots and the editor settings) | yes — `activate()` sizes every buffer via `Engine::prepare`; it may be called again with another configuration and is idempotent |
 //! | audio thread | `process()`, `reset()` | **never**: no allocation, free, lock, log, I/O or wait. Test bundles (`--features alloc-guard`) abort on any allocation inside `process()` |
-//! | GUI thread (egui, created by baseview) | `editor::ParityEditor::ui` | yes, but it only *reads* the engine through atomics ([`engine::EngineView`], [`monitor::MonitorView`]) and lock-free buffers (spectrum, vectorscope), and only *writes* through the host's parameter API (begin/set/end gestures), the engine view's command atomics (meter reset and pause, spectrum display, learn) or the reference bank's commands; its own settings ([`editor_settings`]) sit behind a mutex that only the GUI and the host's state save/load take, never the audio thread |
+//! | GUI thread (egui, created by baseview) | `editor::ParityEditor::ui` | yes, but it only *reads* the engine through atomics ([`engine::EngineView`], [`monitor::MonitorView`]) and lock-free buffers (spectrum, vectorscope), and only *writes* through the host's parameter API (begin/set/end gestures), the engine view's command atomics (meter reset and pause, spectrum display, learn, the listening clock's "took a break" flag) or the reference bank's commands; the checks page evaluates [`delivery`] on this thread from the views, every 250 ms; its own settings ([`editor_settings`]) sit behind a mutex that only the GUI and the host's state save/load take, never the audio thread |
 //! | reference loader (one per instance, owned by [`reference::ReferenceBank`]) | decoding, resampling and analysing reference files; freeing replaced ones | yes: it hands finished audio to the audio thread over a wait-free SPSC queue and gets replaced audio back on another |
 //!
 //! The engine publishes its readings through [`engine::EngineView`] (relaxed `AtomicF32`/`AtomicU64`
-//! stores, one writer). Parameter values cross from the host/GUI to the audio thread as atomics
+//! stores, one writer), including the listening clock ([`listening::ListeningClock`]: relaxed
+//! `AtomicF64` load/store pairs, the audio thread the only writer; the editor's break is a flag
+//! the writer consumes). Parameter values cross from the host/GUI to the audio thread as atomics
 //! inside nice-plug's parameter objects; the glue renders them into plain
 //! [`engine::ChainSettings`] once per block (nice-plug splits blocks at parameter events because
 //! `SAMPLE_ACCURATE_AUTOMATION` is on).

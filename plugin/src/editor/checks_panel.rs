@@ -155,7 +155,7 @@ pub struct ChecksPage {
 }
 
 impl ChecksPage {
-    /// The checks, re-evaluated at most every [`REFRESH`].
+    /// The checks, re-evaluated at most every 250 ms.
     pub fn checks(&mut self, inputs: &LiveInputs, target: &DeliveryTarget) -> &[Check] {
         let stale = self.cached.as_ref().is_none_or(|(at, _)| at.elapsed() >= REFRESH);
         if stale {
