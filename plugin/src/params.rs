@@ -1203,7 +1203,8 @@ fn dither_mode_param(mode: dither::DitherMode) -> DitherModeParam {
     }
 }
 
-fn word_length_param(word_length: dither::WordLength) -> WordLengthParam {
+/// The [`WordLengthParam`] of a dither word length.
+pub fn word_length_param(word_length: dither::WordLength) -> WordLengthParam {
     match word_length {
         dither::WordLength::Bits16 => WordLengthParam::Bits16,
         dither::WordLength::Bits20 => WordLengthParam::Bits20,

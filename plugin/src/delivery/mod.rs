@@ -279,6 +279,8 @@ mod tests {
         );
         assert_eq!(spotify.ceiling_for_dbtp(Some(-9.0)), -2.0);
         assert_eq!(spotify.ceiling_for_dbtp(Some(-15.0)), -1.0);
+        assert_eq!(spotify.ceiling_for_dbtp(Some(-14.0)), -1.0);
+        assert_eq!(spotify.ceiling_for_dbtp(None), -1.0);
         assert_eq!(spotify.room_plr_db(), Some(13.0));
         let ebu = DeliveryTarget::by_id("ebu_r128", -9.0, -0.3);
         assert_eq!(

@@ -11,11 +11,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText};
-use nice_plug::prelude::{FloatParam, ParamSetter};
+use nice_plug::prelude::ParamSetter;
 
-use super::widgets::{caption, set_enum, set_int, title, AMBER, GOOD, RED};
+use super::widgets::{caption, set_enum, set_float, set_int, title, AMBER, GOOD, RED};
 use crate::delivery::checks::{evaluate, Check, Group, Status};
 use crate::delivery::{tonal, DeliveryTarget, FormatInfo, Measurements, OCTAVE_BANDS};
+use crate::dsp::dither::WordLength;
 use crate::editor_settings::EditorSettings;
 use crate::engine::EngineView;
 use crate::listening::{calibration_offset_db, dose_percent};
@@ -23,7 +24,7 @@ use crate::meters::spectrum::SpectrumFrame;
 use crate::meters::stereo::{CorrelationBand, Integration, StereoView};
 use crate::meters::MeterPointView;
 use crate::monitor::platform::DitherRule;
-use crate::params::{DitherModeParam, LevelMatchParam, ParityParams, WordLengthParam};
+use crate::params::{word_length_param, DitherModeParam, LevelMatchParam, ParityParams};
 use crate::reference::{SlotStatus, REFERENCE_SLOTS};
 
 /// How often the checks are re-evaluated (they read slow, since-reset figures).
@@ -227,12 +228,12 @@ fn target_row(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, ta
         let ceiling = apply_ceiling_dbtp(target);
         let bits = word_length_for(target);
         let applied = (params.limiter.ceiling_dbtp.value() - ceiling).abs() < 0.01
-            && params.dither.word_length.value() == bits
+            && params.dither.word_length.value() == word_length_param(bits)
             && params.dither.mode.value() != DitherModeParam::Off;
         let hover = format!(
             "Sets the limiter ceiling to {ceiling:.1} dBTP ({CEILING_MARGIN_DB} dB under the target's), the dither to {} bit \
              (TPDF unless noise shaping is chosen) and \"learn to target\" to the target loudness.",
-            word_length_bits(bits)
+            bits.bits()
         )
         .replace('-', "−");
         if applied {
@@ -253,22 +254,10 @@ pub fn apply_ceiling_dbtp(target: &DeliveryTarget) -> f32 {
     at_target - CEILING_MARGIN_DB
 }
 
-/// The dither word length for `target`'s delivery.
-pub fn word_length_for(target: &DeliveryTarget) -> WordLengthParam {
-    match target.preferred_bits {
-        b if b <= 16 => WordLengthParam::Bits16,
-        b if b <= 20 => WordLengthParam::Bits20,
-        _ => WordLengthParam::Bits24,
-    }
-}
-
-/// Bits of a word-length choice.
-fn word_length_bits(word_length: WordLengthParam) -> u32 {
-    match word_length {
-        WordLengthParam::Bits16 => 16,
-        WordLengthParam::Bits20 => 20,
-        WordLengthParam::Bits24 => 24,
-    }
+/// The dither word length for `target`'s delivery (24 bits for anything the dither cannot
+/// produce, e.g. a float delivery).
+pub fn word_length_for(target: &DeliveryTarget) -> WordLength {
+    WordLength::from_bits(target.preferred_bits).unwrap_or(WordLength::Bits24)
 }
 
 /// Writes the target into the chain: limiter on with its ceiling, dither at its word length.
@@ -277,19 +266,12 @@ pub fn apply_target(params: &ParityParams, setter: &ParamSetter, target: &Delive
     if !params.limiter.enabled.value() {
         super::widgets::set_bool(setter, &params.limiter.enabled, true);
     }
-    set_enum(setter, &params.dither.word_length, word_length_for(target));
+    set_enum(setter, &params.dither.word_length, word_length_param(word_length_for(target)));
     // Every export from the float mix bus is a reduction; CD's 16 bits always are.
     let needs_dither = target.preferred_bits < 32 || target.dither == DitherRule::Required;
     if needs_dither && params.dither.mode.value() == DitherModeParam::Off {
         set_enum(setter, &params.dither.mode, DitherModeParam::Tpdf);
     }
-}
-
-/// Writes a float parameter through a gesture.
-fn set_float(setter: &ParamSetter, param: &FloatParam, value: f32) {
-    setter.begin_set_parameter(param);
-    setter.set_parameter(param, value);
-    setter.end_set_parameter(param);
 }
 
 /// One check: lamp, title, value; advice under it; the threshold on hover.
@@ -523,9 +505,9 @@ mod tests {
     fn apply_values_follow_the_target() {
         let spotify = DeliveryTarget::by_id("spotify", -14.0, -1.0);
         assert!((apply_ceiling_dbtp(&spotify) + 1.1).abs() < 1e-6);
-        assert_eq!(word_length_for(&spotify), WordLengthParam::Bits24);
+        assert_eq!(word_length_for(&spotify), WordLength::Bits24);
         let cd = DeliveryTarget::by_id("cd", -14.0, -1.0);
-        assert_eq!(word_length_for(&cd), WordLengthParam::Bits16);
+        assert_eq!(word_length_for(&cd), WordLength::Bits16);
         let atsc = DeliveryTarget::by_id("atsc_a85", -14.0, -1.0);
         assert!((apply_ceiling_dbtp(&atsc) + 2.1).abs() < 1e-6);
         // A loud custom target under Spotify-like rules gets no loud rule: its own ceiling.

@@ -150,6 +150,13 @@ pub fn set_bool(setter: &ParamSetter, param: &BoolParam, value: bool) {
     setter.end_set_parameter(param);
 }
 
+/// Writes a float parameter through a gesture.
+pub fn set_float(setter: &ParamSetter, param: &FloatParam, value: f32) {
+    setter.begin_set_parameter(param);
+    setter.set_parameter(param, value);
+    setter.end_set_parameter(param);
+}
+
 /// Writes an integer parameter through a gesture.
 pub fn set_int(setter: &ParamSetter, param: &IntParam, value: i32) {
     setter.begin_set_parameter(param);

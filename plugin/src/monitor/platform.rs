@@ -418,19 +418,6 @@ impl Default for Delivery {
     }
 }
 
-impl Delivery {
-    /// The true-peak ceiling that applies to a master of integrated loudness `integrated_lufs`:
-    /// the loud-master rule where it applies, else [`Self::true_peak_dbtp`].
-    pub fn ceiling_for_dbtp(&self, integrated_lufs: Option<f32>) -> f32 {
-        match (self.loud_above_lufs, self.loud_true_peak_dbtp, integrated_lufs) {
-            (Some(above), Some(ceiling), Some(loudness)) if loudness > above => {
-                ceiling.min(self.true_peak_dbtp)
-            }
-            _ => self.true_peak_dbtp,
-        }
-    }
-}
-
 /// Why a table did not parse.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParseErrorKind {
@@ -1366,10 +1353,8 @@ mod tests {
         let spotify = &platform("spotify").expect("spotify").delivery;
         assert_eq!(spotify.kind, DeliveryKind::Recommended);
         assert_eq!((spotify.loudness_lufs, spotify.true_peak_dbtp), (Some(-14.0), -1.0));
-        // Spotify's loud-master rule: −2 dBTP above −14 LUFS, −1 otherwise.
-        assert_eq!(spotify.ceiling_for_dbtp(Some(-9.0)), -2.0);
-        assert_eq!(spotify.ceiling_for_dbtp(Some(-14.0)), -1.0);
-        assert_eq!(spotify.ceiling_for_dbtp(None), -1.0);
+        // Spotify's loud-master rule (applied by `delivery::DeliveryTarget::ceiling_for_dbtp`).
+        assert_eq!((spotify.loud_above_lufs, spotify.loud_true_peak_dbtp), (Some(-14.0), Some(-2.0)));
         let ebu = &platform("ebu_r128").expect("ebu").delivery;
         assert_eq!(
             (ebu.kind, ebu.loudness_lufs, ebu.tolerance_lu),
