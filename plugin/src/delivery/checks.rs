@@ -202,6 +202,13 @@ fn minus(text: String) -> String {
     out
 }
 
+/// True when a true peak reads above a ceiling at the two decimals it is shown with (a limiter
+/// set to −1.0 dBTP that lands on −0.999 dBTP reads "−1.00" and is not an over). The editor's
+/// lamps and status line use the same rule, so they never disagree with the true-peak check.
+pub fn above_ceiling(true_peak_dbtp: f32, ceiling_dbtp: f32) -> bool {
+    true_peak_dbtp.is_finite() && true_peak_dbtp >= ceiling_dbtp + 0.005
+}
+
 /// Rounds to the shown precision (two decimals).
 fn shown(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
@@ -509,10 +516,10 @@ fn true_peak(m: &Measurements, target: &DeliveryTarget) -> Check {
     let Some(tp) = m.true_peak_dbtp.filter(|v| v.is_finite()) else {
         return check.says(threshold, "Play the master: no peaks yet.");
     };
-    let over = shown(tp) - shown(ceiling);
-    let status = if over <= 0.0 {
+    let over = tp - ceiling;
+    let status = if !above_ceiling(tp as f32, ceiling as f32) {
         Status::Pass
-    } else if over <= 0.5 && target.kind != DeliveryKind::Required {
+    } else if shown(over) <= 0.5 && target.kind != DeliveryKind::Required {
         Status::Warn
     } else {
         Status::Fail
@@ -607,17 +614,7 @@ fn silence(m: &Measurements) -> Check {
 fn format(m: &Measurements, target: &DeliveryTarget) -> Check {
     let check = Check::new("format", "Format", Group::Delivery, Status::Unknown);
     let rate = m.sample_rate_hz.round() as u32;
-    let rates = if target.sample_rates_hz.is_empty() {
-        "any rate".to_owned()
-    } else {
-        target
-            .sample_rates_hz
-            .iter()
-            .map(|r| format!("{:.1}", f64::from(*r) / 1000.0))
-            .collect::<Vec<_>>()
-            .join("/")
-            + " kHz"
-    };
+    let rates = target.rates_text();
     let threshold =
         format!("{rates}, ≥ {} bit, {}", target.min_bits, target.channels.as_str().replace('_', " "));
     let bits = m.format.bits;

@@ -159,6 +159,16 @@ impl DeliveryTarget {
         }
     }
 
+    /// The accepted sample rates as shown ("44.1/48.0 kHz", or "any rate").
+    pub fn rates_text(&self) -> String {
+        if self.sample_rates_hz.is_empty() {
+            return "any rate".to_owned();
+        }
+        let list: Vec<String> =
+            self.sample_rates_hz.iter().map(|r| format!("{:.1}", f64::from(*r) / 1e3)).collect();
+        format!("{} kHz", list.join("/"))
+    }
+
     /// The peak-to-loudness ratio a master exactly at the target's loudness and ceiling has, dB:
     /// how much dynamics the target leaves room for (`None` without a loudness).
     pub fn room_plr_db(&self) -> Option<f32> {

@@ -217,12 +217,7 @@ fn target_row(ui: &mut egui::Ui, params: &ParityParams, setter: &ParamSetter, ta
         if let (Some(above), Some(ceiling)) = (target.loud_above_lufs, target.loud_ceiling_dbtp) {
             peak.push_str(&format!(" ({ceiling:.1} above {above:.0} LUFS)"));
         }
-        let rates = if target.sample_rates_hz.is_empty() {
-            "any rate".to_owned()
-        } else {
-            let list: Vec<String> = target.sample_rates_hz.iter().map(|r| format!("{:.1}", f64::from(*r) / 1e3)).collect();
-            format!("{} kHz", list.join("/"))
-        };
+        let rates = target.rates_text();
         let text = format!("{loudness} · {peak} · {rates} · {} bit", target.preferred_bits).replace('-', "−");
         ui.label(RichText::new(text).monospace()).on_hover_text(format!("source: {}", target.source));
         let ceiling = apply_ceiling_dbtp(target);

@@ -35,11 +35,9 @@ pub const INPUT_TRACE: Color32 = Color32::from_rgb(170, 170, 185);
 /// Reference overlays.
 pub const REFERENCE_TRACE: Color32 = Color32::from_rgb(200, 130, 255);
 
-/// True when a true peak reads above a ceiling at the two decimals it is shown with (a limiter
-/// set to −1.0 dBTP that lands on −0.999 dBTP reads "−1.00" and is not an over).
-pub fn above_ceiling(true_peak_dbtp: f32, ceiling_dbtp: f32) -> bool {
-    true_peak_dbtp.is_finite() && true_peak_dbtp >= ceiling_dbtp + 0.005
-}
+/// True when a true peak reads above a ceiling at the two decimals it is shown with (the
+/// delivery check's rule).
+pub use crate::delivery::checks::above_ceiling;
 
 /// Remembers where control `name` was drawn this frame (egui's temporary memory), so the
 /// headless tests can click it.
