@@ -168,6 +168,18 @@ pub enum PlatformParam {
     #[id = "atsc_a85"]
     #[name = "ATSC A/85"]
     AtscA85,
+    /// Apple Podcasts.
+    #[id = "apple_podcasts"]
+    #[name = "Apple Podcasts"]
+    ApplePodcasts,
+    /// A mono podcast file.
+    #[id = "podcast_mono"]
+    #[name = "Podcast (mono)"]
+    PodcastMono,
+    /// CD: no normalisation.
+    #[id = "cd"]
+    #[name = "CD"]
+    Cd,
 }
 
 impl PlatformParam {
@@ -175,6 +187,12 @@ impl PlatformParam {
     pub fn table_id(self) -> Option<&'static str> {
         let variants = Self::ids().unwrap_or(&[]);
         (self != Self::Off).then(|| variants[self.to_index()])
+    }
+
+    /// The variant of the table row `id` (`None` for an unknown id).
+    pub fn from_table_id(id: &str) -> Option<Self> {
+        let variants = Self::ids().unwrap_or(&[]);
+        variants.iter().position(|&variant| variant == id && id != "off").map(Self::from_index)
     }
 }
 
@@ -1215,6 +1233,18 @@ pub fn word_length_param(word_length: dither::WordLength) -> WordLengthParam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_platform_row_can_be_previewed_and_ids_round_trip() {
+        for platform in crate::monitor::platform::platforms() {
+            let variant = PlatformParam::from_table_id(&platform.id)
+                .unwrap_or_else(|| panic!("no Platform Preview choice for table row {}", platform.id));
+            assert_eq!(variant.table_id(), Some(platform.id.as_str()));
+        }
+        assert_eq!(PlatformParam::from_table_id("off"), None);
+        assert_eq!(PlatformParam::from_table_id("vinyl"), None);
+        assert_eq!(PlatformParam::Off.table_id(), None);
+    }
 
     /// `id<TAB>group` lines; a released id may never change or disappear.
     const GOLDEN_IDS: &str = include_str!("../tests/golden/param_ids.txt");

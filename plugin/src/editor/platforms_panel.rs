@@ -82,9 +82,10 @@ pub fn panel(
                     ui.label(caption(header));
                 }
                 ui.end_row();
-                for (index, platform) in platforms().iter().enumerate() {
-                    let variant = PlatformParam::from_index(index + 1);
-                    let selected = preview == variant;
+                for platform in platforms() {
+                    // By id: the table and the parameter's choices are matched by name, not order.
+                    let variant = PlatformParam::from_table_id(&platform.id).unwrap_or(PlatformParam::Off);
+                    let selected = variant != PlatformParam::Off && preview == variant;
                     let name = RichText::new(&platform.name).size(14.0);
                     let response = ui.selectable_label(selected, name).on_hover_text(format!(
                         "checked {} · {} source: {}{}",
@@ -100,7 +101,10 @@ pub fn panel(
                             if selected { PlatformParam::Off } else { variant },
                         );
                     }
-                    ui.label(RichText::new(format!("{} LUFS", format_lu(platform.target_lufs))).monospace());
+                    let target = platform
+                        .target_lufs
+                        .map_or("—".to_owned(), |lufs| format!("{} LUFS", format_lu(Some(lufs))));
+                    ui.label(RichText::new(target).monospace());
                     match (integrated, true_peak) {
                         (Some(lufs), Some(peak)) => {
                             let gain = playback_gain(platform, lufs, peak);
